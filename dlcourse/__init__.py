@@ -1,0 +1,9 @@
+"""dlcourse: the small helper package the course notebooks import.
+
+One module per job: `fastmode` (how big a run is), `data` (MNIST from data/), `seeding`
+(reproducibility), `training` (the `fit` loop and its `History`), `plots` (figures),
+`course` (facts about the course itself, such as its repository).
+Importing this package has no side effects: nothing is loaded or seeded until you ask.
+"""
+
+__version__ = "0.1.0"

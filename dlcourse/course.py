@@ -1,0 +1,28 @@
+"""Facts about the course itself, kept in one place.
+
+`GITHUB_REPOSITORY` is the one value a fork changes: the Colab badges and the Colab set-up cell
+of every notebook, and the README's badges, are rewritten from it by `python -m autograder release`.
+"""
+
+GITHUB_REPOSITORY = "dlcourse-org/dl-training-techniques"
+DEFAULT_BRANCH = "main"
+
+CHAPTERS = {
+    "00_setup": "Set-up and the MNIST baseline",
+    "01_activations": "Activations: Sigmoid vs ReLU",
+    "02_dropout": "Dropout (graded)",
+    "03_batchnorm": "Batch normalization (graded)",
+    "04_initialization": "Weight initialization and optimizers",
+    "05_overfitting": "Overfitting detection: validation, early stopping, schedulers",
+    "06_capstone": "Capstone ablation",
+}
+
+
+def clone_url(repository: str = GITHUB_REPOSITORY) -> str:
+    """The https address `git clone` uses for the course."""
+    return f"https://github.com/{repository}.git"
+
+
+def colab_url(notebook_path: str, repository: str = GITHUB_REPOSITORY, branch: str = DEFAULT_BRANCH) -> str:
+    """Open `notebook_path` (relative to the repository root) in Colab straight from GitHub."""
+    return f"https://colab.research.google.com/github/{repository}/blob/{branch}/{notebook_path}"

@@ -1,0 +1,54 @@
+"""Fast mode: one switch, `DLCOURSE_FAST=1`, that shrinks data and epochs for CI and quick checks.
+
+Every notebook asks this module how big to make a run, so the sizes live here and nowhere else.
+Students run without the variable and get the full experiments.
+"""
+from __future__ import annotations
+
+import os
+
+ENV_VAR = "DLCOURSE_FAST"
+
+# Sizes used in fast mode. Full mode uses whatever the notebook asks for.
+FAST_TRAIN_EXAMPLES = 5_000
+FAST_TEST_EXAMPLES = 1_000
+FAST_MAX_EPOCHS = 2
+FAST_MAX_SEEDS = 2
+
+
+def enabled() -> bool:
+    """True when DLCOURSE_FAST is set to 1/true/yes (any case)."""
+    return os.environ.get(ENV_VAR, "").strip().lower() in {"1", "true", "yes", "on"}
+
+
+def pick(full, fast):
+    """Return `fast` in fast mode and `full` otherwise: for anything not covered below."""
+    return fast if enabled() else full
+
+
+def epochs(full: int) -> int:
+    """Epoch budget: `full`, capped at FAST_MAX_EPOCHS in fast mode."""
+    return min(full, FAST_MAX_EPOCHS) if enabled() else full
+
+
+def seeds(full: int) -> list[int]:
+    """Seeds to repeat an experiment over: range(full), at most FAST_MAX_SEEDS of them in fast mode."""
+    return list(range(min(full, FAST_MAX_SEEDS) if enabled() else full))
+
+
+def train_examples() -> int | None:
+    """How many training images to use: None (all of them) in full mode."""
+    return FAST_TRAIN_EXAMPLES if enabled() else None
+
+
+def test_examples() -> int | None:
+    """How many test images to use: None (all of them) in full mode."""
+    return FAST_TEST_EXAMPLES if enabled() else None
+
+
+def describe() -> str:
+    """One line for a notebook to print, so a reader knows which mode produced its numbers."""
+    if enabled():
+        return (f"FAST mode ({ENV_VAR}=1): {FAST_TRAIN_EXAMPLES} training images, "
+                f"at most {FAST_MAX_EPOCHS} epochs. Unset {ENV_VAR} for the full experiments.")
+    return "Full mode: all of MNIST and the full epoch budgets."
