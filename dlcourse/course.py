@@ -18,11 +18,12 @@ CHAPTERS = {
 }
 
 
-def clone_url(repository: str = GITHUB_REPOSITORY) -> str:
-    """The https address `git clone` uses for the course."""
-    return f"https://github.com/{repository}.git"
+def clone_url(repository: str | None = None) -> str:
+    """The https address `git clone` uses for the course (default: GITHUB_REPOSITORY)."""
+    return f"https://github.com/{repository or GITHUB_REPOSITORY}.git"
 
 
-def colab_url(notebook_path: str, repository: str = GITHUB_REPOSITORY, branch: str = DEFAULT_BRANCH) -> str:
+def colab_url(notebook_path: str, repository: str | None = None, branch: str | None = None) -> str:
     """Open `notebook_path` (relative to the repository root) in Colab straight from GitHub."""
-    return f"https://colab.research.google.com/github/{repository}/blob/{branch}/{notebook_path}"
+    return (f"https://colab.research.google.com/github/{repository or GITHUB_REPOSITORY}"
+            f"/blob/{branch or DEFAULT_BRANCH}/{notebook_path}")

@@ -22,7 +22,7 @@ def plot_learning_curves(history, title: str = "Learning curves", axes=None):
             ax.plot(epochs, history[f"val_{metric}"], marker="s", label="validation")
         ax.set_xlabel("epoch")
         ax.set_ylabel(label)
-        ax.set_title(f"{title}: {metric}")
+        ax.set_title(f"{title}: {label}")
         ax.legend()
         ax.grid(alpha=0.3)
     return axes

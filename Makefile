@@ -1,0 +1,52 @@
+# The course's commands. `make lab` opens the course, `make test` runs every test.
+# The virtualenv (.venv) is created on first use and reused afterwards.
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+VPY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+PORT ?= 8888
+
+# nbgrader runs `alembic` by name, and Jupyter finds its kernels through PATH:
+# every recipe below sees the virtualenv's bin/ first.
+export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
+export MPLBACKEND ?= Agg
+
+# JupyterLab refuses to run as root (Docker, Colab-like machines) unless told it may.
+LAB_ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root)
+# No display (a server, a container): do not try to open a browser; the URL is printed.
+LAB_BROWSER_FLAG := $(if $(or $(DISPLAY),$(filter Darwin,$(shell uname -s))),,--no-browser)
+
+.PHONY: help venv lab test test-fast release bench course clean-venv
+
+help:
+	@echo "make lab      - create .venv if needed, then start JupyterLab on the course"
+	@echo "make test     - run the whole test suite (creates .venv if needed)"
+	@echo "make release  - regenerate notebooks/ from solutions/ with nbgrader"
+	@echo "make bench    - benchmark one training epoch: dlcourse data path vs torchvision"
+
+venv: $(STAMP)
+
+$(STAMP): requirements.txt pyproject.toml
+	@command -v $(PYTHON) >/dev/null || { echo "$(PYTHON) not found: install Python 3.11, or run 'make PYTHON=/path/to/python3.11 ...'"; exit 1; }
+	test -x $(VPY) || $(PYTHON) -m venv $(VENV)
+	$(VPY) -m pip install --upgrade --quiet pip
+	$(VPY) -m pip install -r requirements.txt
+	$(VPY) -m pip install --no-deps --quiet -e .
+	touch $@
+
+lab: $(STAMP)
+	$(VENV)/bin/jupyter lab --ServerApp.root_dir="$(CURDIR)" --port=$(PORT) \
+		--LabApp.default_url=/lab/tree/notebooks $(LAB_BROWSER_FLAG) $(LAB_ROOT_FLAG)
+
+test: $(STAMP)
+	$(VPY) -m pytest
+
+release: $(STAMP)
+	$(VPY) -m autograder release
+
+bench: $(STAMP)
+	$(VPY) benchmarks/bench_epoch.py
+
+clean-venv:
+	rm -rf $(VENV)

@@ -1,0 +1,129 @@
+"""Generate notebooks/ (the student versions) from solutions/ with real nbgrader.
+
+`python -m autograder release` regenerates every chapter; `--check` regenerates into a
+temporary folder and fails, listing the files, where notebooks/ differs from what it makes.
+
+Steps, per chapter: strip outputs from the solution notebook and point its Colab links at the
+repository named in `dlcourse.course`; copy it into a throw-away nbgrader course folder; run
+`nbgrader generate_assignment` there (it removes solutions and hidden tests and records cell
+checksums); copy the result into notebooks/<chapter>/.
+"""
+from __future__ import annotations
+
+import filecmp
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import nbformat
+
+from dlcourse import course
+
+ROOT = Path(__file__).resolve().parent.parent
+SOLUTIONS = ROOT / "solutions"
+NOTEBOOKS = ROOT / "notebooks"
+
+_COLAB_LINK = re.compile(r"colab\.research\.google\.com/github/[\w.-]+/[\w.-]+/blob/[\w.-]+/")
+_CLONE_URL = re.compile(r"https://github\.com/[\w.-]+/[\w.-]+\.git")
+
+
+def nbgrader_environment() -> dict[str, str]:
+    """nbgrader runs `alembic` by name: put this interpreter's bin/ first on PATH."""
+    env = dict(os.environ)
+    env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", "")
+    return env
+
+
+def chapters(root: Path = SOLUTIONS) -> list[str]:
+    return sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+
+
+def point_links_at_repository(text: str) -> str:
+    """Rewrite Colab badge targets and the clone URL to dlcourse.course's repository and branch."""
+    text = _COLAB_LINK.sub(f"colab.research.google.com/github/{course.GITHUB_REPOSITORY}/blob/{course.DEFAULT_BRANCH}/", text)
+    return _CLONE_URL.sub(course.clone_url(), text)
+
+
+def normalize_solution(path: Path) -> bool:
+    """Strip outputs and execution counts, fix repository links; return True if the file changed."""
+    original = path.read_text(encoding="utf-8")
+    nb = nbformat.reads(original, as_version=4)
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            cell.outputs = []
+            cell.execution_count = None
+        cell.source = point_links_at_repository(cell.source)
+    updated = nbformat.writes(nb) + "\n"
+    if updated != original:
+        path.write_text(updated, encoding="utf-8")
+        return True
+    return False
+
+
+def generate(chapter: str, destination: Path, solutions: Path = SOLUTIONS) -> None:
+    """Run nbgrader generate_assignment on solutions/<chapter> and put the release in destination."""
+    with tempfile.TemporaryDirectory(prefix="dlcourse-release-") as tmp:
+        course_dir = Path(tmp)
+        shutil.copytree(solutions / chapter, course_dir / "source" / chapter,
+                        ignore=shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__"))
+        result = subprocess.run(
+            [sys.executable, "-m", "nbgrader", "generate_assignment", chapter, "--force",
+             f"--CourseDirectory.root={course_dir}",
+             f"--CourseDirectory.db_url=sqlite:///{course_dir / 'gradebook.db'}",
+             "--log-level=WARN"],
+            cwd=course_dir, env=nbgrader_environment(), capture_output=True, text=True,
+        )
+        if result.returncode != 0:
+            raise RuntimeError(f"nbgrader generate_assignment {chapter} failed:\n{result.stdout}\n{result.stderr}")
+        if destination.exists():
+            shutil.rmtree(destination)
+        shutil.copytree(course_dir / "release" / chapter, destination)
+
+
+def release(chapter_names: list[str] | None = None) -> list[str]:
+    """Normalize the solutions and regenerate notebooks/; return the chapters released."""
+    names = chapter_names or chapters()
+    for name in names:
+        for notebook in sorted((SOLUTIONS / name).glob("*.ipynb")):
+            if normalize_solution(notebook):
+                print(f"normalized {notebook.relative_to(ROOT)} (outputs stripped, links updated)")
+        generate(name, NOTEBOOKS / name)
+        print(f"released {name} -> notebooks/{name}/")
+    return names
+
+
+def differences(chapter_names: list[str] | None = None) -> list[str]:
+    """Files where notebooks/ differs from a fresh generation (missing, extra or changed)."""
+    problems = []
+    names = chapter_names or chapters()
+    for name in names:
+        for notebook in sorted((SOLUTIONS / name).glob("*.ipynb")):
+            text = notebook.read_text(encoding="utf-8")
+            nb = nbformat.reads(text, as_version=4)
+            if any(c.cell_type == "code" and (c.outputs or c.execution_count) for c in nb.cells):
+                problems.append(f"{notebook.relative_to(ROOT)}: carries outputs (run `python -m autograder release`)")
+            if point_links_at_repository(text) != text:
+                problems.append(f"{notebook.relative_to(ROOT)}: links not pointing at {course.GITHUB_REPOSITORY}")
+        with tempfile.TemporaryDirectory() as tmp:
+            fresh = Path(tmp) / name
+            generate(name, fresh)
+            problems += _compare_trees(fresh, NOTEBOOKS / name)
+    stale = sorted(set(chapters(NOTEBOOKS)) - set(chapters())) if NOTEBOOKS.is_dir() else []
+    problems += [f"notebooks/{name}: no such chapter in solutions/" for name in stale]
+    return problems
+
+
+def _compare_trees(fresh: Path, committed: Path) -> list[str]:
+    fresh_files = {p.relative_to(fresh) for p in fresh.rglob("*") if p.is_file()}
+    committed_files = {p.relative_to(committed) for p in committed.rglob("*") if p.is_file()} if committed.is_dir() else set()
+    label = f"notebooks/{committed.name}"
+    problems = [f"{label}/{p}: missing" for p in sorted(fresh_files - committed_files)]
+    problems += [f"{label}/{p}: not made by the generator" for p in sorted(committed_files - fresh_files)]
+    problems += [f"{label}/{p}: differs from the generated version"
+                 for p in sorted(fresh_files & committed_files)
+                 if not filecmp.cmp(fresh / p, committed / p, shallow=False)]
+    return problems
