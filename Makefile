@@ -24,6 +24,7 @@ help:
 	@echo "make test     - run the whole test suite (creates .venv if needed)"
 	@echo "make release  - regenerate notebooks/ from solutions/ with nbgrader"
 	@echo "make bench    - benchmark one training epoch: dlcourse data path vs torchvision"
+	@echo "make course   - run every chapter in full mode and print each notebook's run time"
 
 venv: $(STAMP)
 
@@ -47,6 +48,9 @@ release: $(STAMP)
 
 bench: $(STAMP)
 	$(VPY) benchmarks/bench_epoch.py
+
+course: $(STAMP)
+	$(VPY) tests/notebook_runner.py solutions
 
 clean-venv:
 	rm -rf $(VENV)

@@ -84,9 +84,16 @@ def generate(chapter: str, destination: Path, solutions: Path = SOLUTIONS) -> No
         shutil.copytree(course_dir / "release" / chapter, destination)
 
 
+README = ROOT / "README.md"
+
+
 def release(chapter_names: list[str] | None = None) -> list[str]:
-    """Normalize the solutions and regenerate notebooks/; return the chapters released."""
+    """Normalize the solutions and README links, regenerate notebooks/; return the chapters released."""
     names = chapter_names or chapters()
+    readme = README.read_text(encoding="utf-8")
+    if point_links_at_repository(readme) != readme:
+        README.write_text(point_links_at_repository(readme), encoding="utf-8")
+        print(f"README.md: Colab links now point at {course.GITHUB_REPOSITORY}")
     for name in names:
         for notebook in sorted((SOLUTIONS / name).glob("*.ipynb")):
             if normalize_solution(notebook):
@@ -100,6 +107,9 @@ def differences(chapter_names: list[str] | None = None) -> list[str]:
     """Files where notebooks/ differs from a fresh generation (missing, extra or changed)."""
     problems = []
     names = chapter_names or chapters()
+    readme = README.read_text(encoding="utf-8")
+    if point_links_at_repository(readme) != readme:
+        problems.append(f"README.md: links not pointing at {course.GITHUB_REPOSITORY}")
     for name in names:
         for notebook in sorted((SOLUTIONS / name).glob("*.ipynb")):
             text = notebook.read_text(encoding="utf-8")

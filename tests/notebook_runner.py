@@ -52,3 +52,25 @@ def is_graded_stub_or_test(cell) -> bool:
     """nbgrader solution cells (left for the student) and autograded test cells may fail in notebooks/."""
     meta = cell.get("metadata", {}).get("nbgrader", {})
     return bool(meta.get("solution") or meta.get("grade"))
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python tests/notebook_runner.py [--fast] [FOLDER]`: run every chapter, print each run time."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("folder", nargs="?", default="solutions", choices=["solutions", "notebooks"])
+    parser.add_argument("--fast", action="store_true", help="fast mode (DLCOURSE_FAST=1), as the tests run")
+    args = parser.parse_args(argv)
+    failed = 0
+    for path in all_notebooks(args.folder):
+        nb, seconds = execute(path, fast=args.fast)
+        errors = cell_errors(nb)
+        failed += bool(errors)
+        status = "ok" if not errors else "FAILED: " + "; ".join(f"cell {i}: {m}" for i, _, m in errors)
+        print(f"{path.relative_to(ROOT)}: {seconds:.1f} s ({'fast' if args.fast else 'full'} mode) {status}", flush=True)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
