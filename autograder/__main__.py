@@ -1,4 +1,4 @@
-"""Command line of the grading package: `python -m autograder release [--check] [CHAPTER...]`."""
+"""Command line of the grading package: `python -m autograder release|references ...`."""
 from __future__ import annotations
 
 import argparse
@@ -14,7 +14,14 @@ def main(argv: list[str] | None = None) -> int:
     rel.add_argument("chapters", nargs="*", help="chapter folders under solutions/ (default: all)")
     rel.add_argument("--check", action="store_true",
                      help="change nothing; fail if notebooks/ differs from what the generator makes")
+    commands.add_parser("references", help="rebuild data/reference/ from the instructor solutions (checked against PyTorch)")
     args = parser.parse_args(argv)
+
+    if args.command == "references":
+        from autograder import references
+
+        references.build()
+        return 0
 
     unknown = sorted(set(args.chapters) - set(release.chapters()))
     if unknown:
