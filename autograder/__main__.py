@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from autograder import release
 
@@ -15,7 +16,24 @@ def main(argv: list[str] | None = None) -> int:
     rel.add_argument("--check", action="store_true",
                      help="change nothing; fail if notebooks/ differs from what the generator makes")
     commands.add_parser("references", help="rebuild data/reference/ from the instructor solutions (checked against PyTorch)")
+    grade = commands.add_parser("grade", help="grade submissions through nbgrader, sandboxed",
+                                description="Grade a batch: writes OUT/grades.csv and OUT/feedback/<student>/. "
+                                            "Re-running skips submissions already graded (unless --force).")
+    grade.add_argument("assignment", help="a graded chapter folder under solutions/, e.g. 02_dropout")
+    grade.add_argument("submissions", nargs="+", type=Path,
+                       help=".ipynb files (student id = file name), folders of them or of <student>/<notebook>.ipynb, or LMS .zip exports")
+    grade.add_argument("--out", type=Path, default=Path("grading"), help="output folder (default: ./grading)")
+    grade.add_argument("--jobs", type=int, default=1, help="submissions graded at once (default 1)")
+    grade.add_argument("--timeout", type=float, default=300, help="seconds one submission may take in all (default 300)")
+    grade.add_argument("--memory", type=float, default=4, help="GB of address space for a student's code (default 4; torch needs 3)")
+    grade.add_argument("--force", action="store_true", help="re-grade submissions already graded")
+    grade.add_argument("--db", help="nbgrader gradebook database URL (default: SQLite in OUT/nbgrader/)")
+    grade.add_argument("--sandbox", choices=["bwrap", "none"], default="bwrap",
+                       help="bwrap (default) confines the student's code; none is for trusted batches only")
     args = parser.parse_args(argv)
+
+    if args.command == "grade":
+        return _grade(parser, args)
 
     if args.command == "references":
         from autograder import references
@@ -36,6 +54,30 @@ def main(argv: list[str] | None = None) -> int:
         print("notebooks/ is exactly what the generator makes from solutions/")
         return 0
     release.release(args.chapters or None)
+    return 0
+
+
+def _grade(parser, args) -> int:
+    from autograder import grading
+    from autograder.sandbox import SandboxUnavailable
+    from autograder.submissions import SubmissionError
+
+    graded = grading.graded_assignments()
+    if args.assignment not in graded:
+        parser.error(f"{args.assignment!r} is not a graded chapter; graded chapters: {', '.join(graded) or 'none'}")
+    if args.jobs < 1 or args.timeout <= 0 or args.memory < 3:
+        parser.error("--jobs must be at least 1, --timeout positive, --memory at least 3 (GB; torch needs about 3)")
+    try:
+        results = grading.grade(args.assignment, args.submissions, args.out, jobs=args.jobs, timeout=args.timeout,
+                                memory=args.memory, force=args.force, db_url=args.db, sandbox=args.sandbox)
+    except (SubmissionError, SandboxUnavailable) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    for result in results:
+        passed = sum(v["passed"] for v in result["verdicts"].values())
+        note = f"  ({'; '.join(result['problems'])})" if result["problems"] else ""
+        print(f"{result['student_id']}: {passed}/{len(result['verdicts'])} test cells passed{note}")
+    print(f"wrote {args.out / 'grades.csv'} and {args.out / 'feedback'}/ for {len(results)} submissions")
     return 0
 
 

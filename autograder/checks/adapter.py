@@ -24,6 +24,9 @@ class Rng:
 
     seed: int
 
+    def __wire__(self) -> dict:
+        return {"__rng__": int(self.seed)}
+
 
 @dataclass
 class StudentError(Exception):

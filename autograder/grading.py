@@ -1,0 +1,299 @@
+"""`python -m autograder grade`: grade a batch of submissions through nbgrader, robustly.
+
+For each submission, in a pool of `jobs` processes:
+  1. read only the student's solution cells (everything else comes from the course's source);
+  2. start the student's code in a sandboxed worker and run every graded part's visible and
+     hidden checks here, in a clean process, with the worker answering over a pipe; add the
+     forbidden-call findings (static and dynamic); seed fresh inputs from the submission's hash
+     and a per-gradebook salt, so re-grading gives identical scores;
+  3. record the verdicts in results/<student>.json (the resume point).
+Then, in this process, with real nbgrader: the verdicts become the outputs of the source's test
+cells in a canonical notebook, `nbgrader autograde` (execution switched off: the code already ran,
+sandboxed) records the scores in the gradebook, `nbgrader generate_feedback` writes the HTML
+(with hidden test code removed), and grades.csv is read back from the gradebook.
+"""
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import multiprocessing
+import os
+import random
+import secrets
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import nbformat
+
+from autograder import submissions
+from autograder.release import NOTEBOOKS, SOLUTIONS, nbgrader_environment
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass(frozen=True)
+class TestCell:
+    grade_id: str
+    part: str
+    hidden: bool
+    points: float
+
+
+def test_cells(assignment: str) -> list[TestCell]:
+    """The autograded test cells of a chapter's source notebook, in order."""
+    nb = nbformat.read(SOLUTIONS / assignment / f"{assignment}.ipynb", as_version=4)
+    cells = []
+    for cell in nb.cells:
+        meta = cell.metadata.get("nbgrader", {})
+        if meta.get("grade") and not meta.get("solution") and cell.cell_type == "code":
+            grade_id = meta["grade_id"]
+            hidden = grade_id.endswith("_hidden")
+            part = grade_id[len("test_"):][: -len("_hidden")] if hidden else grade_id[len("test_"):]
+            cells.append(TestCell(grade_id, part, hidden, float(meta["points"])))
+    if not cells:
+        raise ValueError(f"{assignment} has no autograded test cells: is it a graded chapter?")
+    return cells
+
+
+def graded_assignments() -> list[str]:
+    names = []
+    for folder in sorted(p for p in SOLUTIONS.iterdir() if p.is_dir()):
+        try:
+            test_cells(folder.name)
+            names.append(folder.name)
+        except (ValueError, FileNotFoundError):
+            pass
+    return names
+
+
+# -- one submission (runs in a pool process) ---------------------------------------------------
+
+def _seed_all(seed: int) -> None:
+    import numpy as np
+    import torch
+
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def grade_one(task: dict) -> dict:
+    """Verdicts {test grade_id: {"passed", "message"}} for one submission."""
+    import torch
+
+    from autograder import forbidden
+    from autograder.checks import CheckFailed, StudentError, parts as all_parts
+    from autograder.remote import RemoteImplementation
+    from autograder.sandbox import Limits
+
+    torch.set_num_threads(1)
+    started = time.monotonic()
+    tests = [TestCell(**t) for t in task["tests"]]
+    part_names = list(dict.fromkeys(t.part for t in tests))
+    cells, problems = submissions.solution_cells(Path(task["path"]), part_names)
+    problems = task["problems"] + problems
+    sources = dict(cells)
+    checks = all_parts()
+    verdicts = {}
+    deadline = started + task["timeout"]
+    impl = RemoteImplementation(cells, mode=task["sandbox"], limits=Limits(memory_gb=task["memory"]),
+                                request_timeout=min(60.0, task["timeout"]), deadline=deadline)
+    try:
+        for part in part_names:
+            try:
+                impl.reset_forbidden()
+            except CheckFailed:
+                pass  # a dead worker restarts on the next request
+            for test in (t for t in tests if t.part == part):
+                seed = int(hashlib.sha256(f"{task['salt']}:{task['sha256']}:{test.grade_id}".encode()).hexdigest()[:12], 16)
+                _seed_all(seed)
+                try:
+                    if part not in sources:
+                        raise CheckFailed(f"no code found for `{part}`: keep the solution cell that defines it")
+                    if part in impl.cell_errors:
+                        raise CheckFailed(f"the cell defining `{part}` raised {impl.cell_errors[part]}")
+                    checks[part](impl, test.hidden)
+                    if test.hidden:
+                        static = forbidden.findings(sources[part], submissions.defined_names(sources[part]))
+                        if static:
+                            raise CheckFailed("may reach a forbidden library implementation: " + "; ".join(static)
+                                              + ". Implement it with elementary tensor operations.")
+                        if impl.forbidden_seen:
+                            raise CheckFailed("calls a forbidden library implementation ("
+                                              + ", ".join(sorted(impl.forbidden_seen)) + "). Implement it yourself.")
+                    verdicts[test.grade_id] = {"passed": True, "message": f"{part}: {'hidden' if test.hidden else 'visible'} checks passed"}
+                except CheckFailed as failure:
+                    verdicts[test.grade_id] = {"passed": False, "message": f"{part}: {failure}"}
+                except StudentError as error:
+                    verdicts[test.grade_id] = {"passed": False, "message": f"{part}: your code raised {error}"}
+                except Exception as error:  # a check tripped over a value it did not expect
+                    verdicts[test.grade_id] = {"passed": False,
+                                               "message": f"{part}: the checks could not use what your code returned "
+                                                          f"({type(error).__name__}: {error})"}
+    finally:
+        impl.close()
+    return {"student_id": task["student_id"], "sha256": task["sha256"], "origin": task["origin"],
+            "cells": cells, "verdicts": verdicts, "problems": problems,
+            "seconds": round(time.monotonic() - started, 2)}
+
+
+# -- the batch ---------------------------------------------------------------------------------
+
+def _run_nbgrader(course: Path, *args: str) -> subprocess.CompletedProcess:
+    result = subprocess.run([sys.executable, "-m", "nbgrader", *args, "--log-level=WARN"], cwd=course,
+                            env=nbgrader_environment(), capture_output=True, text=True)
+    if result.returncode != 0:
+        raise RuntimeError(f"nbgrader {' '.join(args)} failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
+    return result
+
+
+NBGRADER_CONFIG = '''# Written by `python -m autograder grade`; regenerated on every run.
+from autograder.feedback import HideHiddenTests
+from nbgrader.preprocessors import GetGrades
+from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor
+
+c = get_config()
+c.CourseDirectory.root = {root!r}
+c.CourseDirectory.db_url = {db_url!r}
+c.Execute.enabled = False          # the code already ran in the sandbox
+c.ClearOutput.enabled = False      # the outputs are the sandboxed checks' verdicts
+c.GenerateFeedback.preprocessors = [GetGrades, HideHiddenTests, CSSHTMLHeaderPreprocessor]
+'''
+
+
+def _prepare_course(course: Path, assignment: str, db_url: str) -> None:
+    """nbgrader's course folder: config, source notebook and gradebook entry (once per source version)."""
+    course.mkdir(parents=True, exist_ok=True)
+    (course / "nbgrader_config.py").write_text(NBGRADER_CONFIG.format(root=str(course), db_url=db_url))
+    source = SOLUTIONS / assignment / f"{assignment}.ipynb"
+    digest = hashlib.sha256(source.read_bytes()).hexdigest()
+    marker = course / f".source-{assignment}.sha256"
+    if marker.is_file() and marker.read_text() == digest:
+        return
+    if marker.is_file():
+        raise RuntimeError(f"solutions/{assignment} changed since this gradebook was made: grade into a new --out "
+                           f"folder (the old grades stay in {course.parent})")
+    target = course / "source" / assignment
+    target.mkdir(parents=True, exist_ok=True)
+    shutil.copy2(source, target / source.name)
+    _run_nbgrader(course, "generate_assignment", assignment, "--force")
+    marker.write_text(digest)
+
+
+def _canonical_notebook(assignment: str, result: dict) -> nbformat.NotebookNode:
+    """The released notebook with the student's solution code and the verdicts as test outputs."""
+    nb = nbformat.read(NOTEBOOKS / assignment / f"{assignment}.ipynb", as_version=4)
+    code = dict(result["cells"])
+    for cell in nb.cells:
+        meta = cell.metadata.get("nbgrader", {})
+        if cell.cell_type != "code":
+            continue
+        cell.outputs = []
+        if meta.get("solution") and meta.get("grade_id") in code:
+            cell.source = code[meta["grade_id"]]
+        elif meta.get("grade") and meta.get("grade_id") in result["verdicts"]:
+            verdict = result["verdicts"][meta["grade_id"]]
+            if verdict["passed"]:
+                cell.outputs = [nbformat.v4.new_output("stream", name="stdout", text=verdict["message"] + "\n")]
+            else:
+                cell.outputs = [nbformat.v4.new_output("error", ename="AssertionError", evalue=verdict["message"],
+                                                       traceback=[f"AssertionError: {verdict['message']}"])]
+    return nb
+
+
+def _write_grades_csv(course: Path, out: Path, assignment: str, db_url: str, students: list[str], tests: list[TestCell]) -> None:
+    from nbgrader.api import Gradebook
+
+    rows = []
+    with Gradebook(db_url) as gradebook:
+        for student in students:
+            notebook = gradebook.find_submission_notebook(assignment, assignment, student)
+            scores = {grade.name: grade.score for grade in notebook.grades}
+            rows.append([student, assignment, _fmt(notebook.score), _fmt(notebook.max_score)]
+                        + [_fmt(scores.get(t.grade_id, 0.0)) for t in tests])
+    with open(out / "grades.csv", "w", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["student_id", "assignment", "score", "max_score"] + [t.grade_id for t in tests])
+        writer.writerows(rows)
+
+
+def _fmt(value: float) -> str:
+    return f"{value:g}"
+
+
+def grade(assignment: str, paths: list[Path], out: Path, jobs: int = 1, timeout: float = 300.0,
+          memory: float = 4.0, force: bool = False, db_url: str | None = None, sandbox: str = "bwrap",
+          progress: bool = True) -> list[dict]:
+    """Grade every submission in `paths`; write out/grades.csv and out/feedback/; return the results."""
+    from tqdm.auto import tqdm
+
+    from autograder.sandbox import bwrap_path, SandboxUnavailable
+
+    if sandbox == "bwrap" and bwrap_path() is None:
+        raise SandboxUnavailable("bubblewrap (bwrap) is not installed: `apt-get install bubblewrap`, "
+                                 "or grade a trusted batch with `--sandbox none`")
+    tests = test_cells(assignment)
+    out = out.resolve()
+    course = out / "nbgrader"
+    results_dir = out / "results"
+    results_dir.mkdir(parents=True, exist_ok=True)
+    db_url = db_url or f"sqlite:///{course / 'gradebook.db'}"
+    salt_file = out / "salt"
+    if not salt_file.is_file():
+        salt_file.write_text(secrets.token_hex(16))
+    salt = salt_file.read_text().strip()
+
+    workdir = out / "tmp"
+    workdir.mkdir(exist_ok=True)
+    try:
+        subs = submissions.collect(paths, assignment, workdir=workdir)
+        todo, done = [], []
+        for sub in subs:
+            cached = results_dir / f"{sub.student_id}.json"
+            if not force and cached.is_file():
+                previous = json.loads(cached.read_text())
+                if previous.get("sha256") == sub.sha256:
+                    done.append(previous)
+                    continue
+            todo.append({"student_id": sub.student_id, "path": str(sub.path), "origin": sub.origin,
+                         "sha256": sub.sha256, "problems": sub.problems, "salt": salt,
+                         "tests": [t.__dict__ for t in tests], "timeout": timeout, "memory": memory,
+                         "sandbox": sandbox})
+        fresh = []
+        if todo:
+            context = multiprocessing.get_context("forkserver")
+            with context.Pool(processes=max(1, min(jobs, len(todo)))) as pool:
+                bar = tqdm(total=len(todo), desc=f"grading {assignment}", unit="submission", disable=not progress)
+                for result in pool.imap_unordered(grade_one, todo):
+                    (results_dir / f"{result['student_id']}.json").write_text(json.dumps(result, indent=1))
+                    fresh.append(result)
+                    bar.update()
+                bar.close()
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+    _prepare_course(course, assignment, db_url)
+    for result in fresh:
+        student = result["student_id"]
+        for stage in ("submitted", "autograded", "feedback"):
+            shutil.rmtree(course / stage / student / assignment, ignore_errors=True)
+        target = course / "submitted" / student / assignment
+        target.mkdir(parents=True)
+        nbformat.write(_canonical_notebook(assignment, result), target / f"{assignment}.ipynb")
+    all_results = sorted(done + fresh, key=lambda r: r["student_id"])
+    if fresh or not (out / "grades.csv").is_file():
+        _run_nbgrader(course, "autograde", assignment)
+        _run_nbgrader(course, "generate_feedback", assignment)
+    feedback = out / "feedback"
+    for result in all_results:
+        html = course / "feedback" / result["student_id"] / assignment / f"{assignment}.html"
+        if html.is_file():
+            (feedback / result["student_id"]).mkdir(parents=True, exist_ok=True)
+            shutil.copy2(html, feedback / result["student_id"] / f"{assignment}.html")
+    _write_grades_csv(course, out, assignment, db_url, [r["student_id"] for r in all_results], tests)
+    return all_results

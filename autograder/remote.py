@@ -1,0 +1,204 @@
+"""The checker's side of a sandboxed worker: the same interface as LocalImplementation.
+
+Each request has a wall-clock limit; a worker that overruns it, exits, or answers garbage is
+killed (with everything it started) and the request fails with the reason. The next request
+starts a fresh worker, so one broken part does not sink the others.
+"""
+from __future__ import annotations
+
+import os
+import select
+import signal
+import subprocess
+import time
+
+from autograder import protocol, sandbox
+from autograder.checks.adapter import CheckFailed, StudentError
+
+
+class WorkerDied(CheckFailed):
+    """The student's process ended or hung: reported as the failing check's reason."""
+
+
+class RemoteImplementation:
+    def __init__(self, cells: list[tuple[str, str]], mode: str = "bwrap", limits: sandbox.Limits = sandbox.Limits(),
+                 request_timeout: float = 60.0, deadline: float | None = None):
+        self.cells = cells
+        self.mode = mode
+        self.limits = limits
+        self.request_timeout = request_timeout
+        self.deadline = deadline  # time.monotonic() value after which nothing more runs
+        self.forbidden_seen: set[str] = set()
+        self.cell_errors: dict[str, str] = {}
+        self.process = None
+
+    # -- worker life cycle -------------------------------------------------------------------
+    def _start(self) -> None:
+        to_worker_r, to_worker_w = os.pipe()
+        from_worker_r, from_worker_w = os.pipe()
+        command = sandbox.worker_command(self.mode, to_worker_r, from_worker_w)
+        self.process = subprocess.Popen(
+            command, pass_fds=(to_worker_r, from_worker_w), stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=sandbox.worker_environment(),
+            preexec_fn=self.limits.apply, cwd="/tmp")
+        os.close(to_worker_r)
+        os.close(from_worker_w)
+        self._out = os.fdopen(to_worker_w, "wb")
+        self._in = from_worker_r
+        self._buffer = b""
+        reply = self._exchange({"cells": [list(c) for c in self.cells]}, timeout=max(self.request_timeout, 120))
+        self.cell_errors = reply.get("cell_errors", {})
+
+    def close(self) -> None:
+        """Kill the worker's whole process group (its PID namespace dies with it)."""
+        if self.process is None:
+            return
+        try:
+            os.killpg(self.process.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        self.process.wait()
+        if self.process.stderr:
+            self.process.stderr.close()
+        try:
+            self._out.close()
+        except OSError:
+            pass
+        os.close(self._in)
+        self.process = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    # -- messaging ---------------------------------------------------------------------------
+    def _readline(self, timeout: float) -> bytes:
+        end = time.monotonic() + timeout
+        while b"\n" not in self._buffer:
+            remaining = end - time.monotonic()
+            if remaining <= 0:
+                raise WorkerDied(f"no answer within {timeout:.0f} s (an endless loop?); the code was stopped")
+            ready, _, _ = select.select([self._in], [], [], remaining)
+            if ready:
+                chunk = os.read(self._in, 1 << 20)
+                if not chunk:
+                    code = self.process.poll()
+                    raise WorkerDied(self._death_reason(code))
+                self._buffer += chunk
+                if len(self._buffer) > protocol.MAX_MESSAGE_BYTES:
+                    raise WorkerDied("the code produced an answer too large to check")
+        line, self._buffer = self._buffer.split(b"\n", 1)
+        return line
+
+    def _death_reason(self, code) -> str:
+        if code is None:
+            try:
+                code = self.process.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                return "the code closed its connection to the grader"
+        tail = ""
+        try:
+            tail = self.process.stderr.read(4000).decode(errors="replace")
+        except Exception:
+            pass
+        if "MemoryError" in tail or code in (-signal.SIGKILL, 137) and "Cannot allocate" in tail:
+            return f"the code ran out of memory (limit {self.limits.memory_gb:g} GB)"
+        if "MemoryError" in tail:
+            return f"the code ran out of memory (limit {self.limits.memory_gb:g} GB)"
+        return f"the code ended the process (exit status {code})"
+
+    def _exchange(self, message: dict, timeout: float | None = None) -> dict:
+        timeout = timeout or self.request_timeout
+        if self.deadline is not None:
+            timeout = min(timeout, self.deadline - time.monotonic())
+            if timeout <= 0:
+                raise WorkerDied("the submission's time limit was used up before this check")
+        try:
+            self._out.write(protocol.dumps(message))
+            self._out.flush()
+            reply = protocol.loads(self._readline(timeout))
+        except (BrokenPipeError, protocol.ProtocolError, WorkerDied) as exc:
+            reason = exc if isinstance(exc, WorkerDied) else WorkerDied(self._death_reason(self.process.poll()))
+            self.close()
+            raise reason from None
+        return reply
+
+    def _request(self, op: str, *args, **fields) -> object:
+        if self.process is None:
+            self._start()
+        message = {"op": op, "args": protocol.encode(list(args)), **fields}
+        if "kwargs" in fields:
+            message["kwargs"] = protocol.encode(fields["kwargs"])
+        reply = self._exchange(message)
+        self.forbidden_seen |= set(reply.get("forbidden", []))
+        if reply.get("ok"):
+            return protocol.decode(reply.get("result"))
+        if "student_error" in reply:
+            error = reply["student_error"]
+            raise StudentError(tuple(error["types"]), error["message"])
+        if "check_failed" in reply:
+            raise CheckFailed(reply["check_failed"])
+        raise CheckFailed(f"the grader could not run this check ({reply.get('worker_error', 'unknown error')})")
+
+    # -- the Implementation interface ----------------------------------------------------------
+    def reset_forbidden(self) -> None:
+        """Forget the forbidden operations seen so far (the grader does this before each part)."""
+        self.forbidden_seen.clear()
+        if self.process is not None:
+            self._request("reset_forbidden")
+
+    def has(self, name: str) -> bool:
+        return bool(self._request("has", name=name))
+
+    def call(self, name: str, *args, **kwargs):
+        return self._request("call", *args, name=name, kwargs=kwargs)
+
+    def new_module(self, class_name: str, *args, **kwargs) -> "RemoteModule":
+        handle = self._request("new_module", *args, name=class_name, kwargs=kwargs)
+        return RemoteModule(self, handle)
+
+
+class RemoteModule:
+    """A module living in the worker, driven by name. Mirrors adapter.LocalModule."""
+
+    def __init__(self, impl: RemoteImplementation, handle: protocol.Handle):
+        self.impl = impl
+        self.handle = handle
+        self.worker = impl.process
+
+    def _call(self, method: str, *args, **kwargs):
+        if self.impl.process is not self.worker:
+            raise WorkerDied("the module was lost when the student's process was restarted")
+        return self.impl._request("module", *args, handle=self.handle.number, method=method, kwargs=kwargs)
+
+    def set_training(self, training: bool) -> None:
+        self._call("set_training", training)
+
+    def is_training(self) -> bool:
+        return bool(self._call("is_training"))
+
+    def forward(self, x, seed=None):
+        return self._call("forward", x, seed=seed)
+
+    def forward_backward(self, x, dout, seed=None):
+        return self._call("forward_backward", x, dout, seed=seed)
+
+    def parameters(self):
+        return self._call("parameters")
+
+    def buffers(self):
+        return self._call("buffers")
+
+    def state_dict(self):
+        return self._call("state_dict")
+
+    def load_state_dict(self, state):
+        self._call("load_state_dict", state)
+
+    def set_parameter(self, name, value):
+        self._call("set_parameter", name, value)
+
+    def to_dtype(self, dtype):
+        self._call("to_dtype", dtype)

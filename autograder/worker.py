@@ -1,0 +1,109 @@
+"""The sandboxed side of grading: runs a student's solution cells and answers the checker.
+
+Started by `autograder.remote` inside the sandbox as `python -m autograder.worker READ_FD WRITE_FD`.
+The first message carries the cells ({"cells": [[grade_id, source], ...]}); each runs in one
+shared namespace, top to bottom, as in the notebook. Then every request is answered through
+`LocalImplementation`, so an honest implementation gives the same answers here as in a notebook.
+The student's prints go nowhere; only this file writes to WRITE_FD.
+"""
+from __future__ import annotations
+
+import os
+import sys
+import traceback
+
+
+def main(read_fd: int, write_fd: int) -> None:
+    import numpy as np  # noqa: F401  (imported before student code, as a notebook's setup would)
+    import torch
+
+    from autograder import protocol
+    from autograder.checks.adapter import CheckFailed, LocalImplementation, Opaque, Rng, StudentError
+
+    torch.set_num_threads(1)
+    requests = os.fdopen(read_fd, "rb")
+    responses = os.fdopen(write_fd, "wb")
+    objects: list = []
+
+    def to_wire(value):
+        if isinstance(value, Opaque):
+            objects.append(value.ref)
+            return protocol.Handle(len(objects) - 1)
+        if isinstance(value, tuple):
+            return tuple(to_wire(v) for v in value)
+        if isinstance(value, list):
+            return [to_wire(v) for v in value]
+        if isinstance(value, dict):
+            return {k: to_wire(v) for k, v in value.items()}
+        return value
+
+    def from_wire(value):
+        if isinstance(value, protocol.Handle):
+            return Opaque(objects[value.number])
+        if isinstance(value, protocol.RngRequest):
+            return Rng(value.seed)
+        if isinstance(value, tuple):
+            return tuple(from_wire(v) for v in value)
+        if isinstance(value, list):
+            return [from_wire(v) for v in value]
+        if isinstance(value, dict):
+            return {k: from_wire(v) for k, v in value.items()}
+        return value
+
+    def send(message: dict) -> None:
+        responses.write(protocol.dumps(message))
+        responses.flush()
+
+    first = protocol.loads(requests.readline())
+    namespace: dict = {"__name__": "__main__"}
+    exec(PREAMBLE, namespace)  # what the notebook's set-up cells give every solution cell
+    cell_errors = {}
+    for grade_id, source in first["cells"]:
+        try:
+            exec(compile(source, f"<cell {grade_id}>", "exec"), namespace)
+        except BaseException as exc:  # SystemExit and KeyboardInterrupt from student code too
+            cell_errors[grade_id] = f"{type(exc).__name__}: {exc}"
+    impl = LocalImplementation(namespace)
+    send({"ok": True, "cell_errors": cell_errors})
+
+    for line in requests:
+        request = protocol.loads(line)
+        try:
+            args = from_wire(protocol.decode(request.get("args", [])))
+            kwargs = from_wire(protocol.decode(request.get("kwargs", {"__dict__": {}})))
+            op = request["op"]
+            if op == "has":
+                result = impl.has(request["name"])
+            elif op == "reset_forbidden":
+                impl.forbidden_seen.clear()
+                result = None
+            elif op == "call":
+                result = impl.call(request["name"], *args, **kwargs)
+            elif op == "new_module":
+                result = Opaque(impl.new_module(request["name"], *args, **kwargs))
+            elif op == "module":
+                module = objects[request["handle"]]
+                if request["method"] not in MODULE_METHODS:
+                    raise ValueError(f"unknown module method {request['method']!r}")
+                result = getattr(module, request["method"])(*args, **kwargs)
+            else:
+                raise ValueError(f"unknown op {op!r}")
+            reply = {"ok": True, "result": protocol.encode(to_wire(result))}
+        except StudentError as exc:
+            reply = {"ok": False, "student_error": {"types": list(exc.type_names), "message": exc.message}}
+        except CheckFailed as exc:
+            reply = {"ok": False, "check_failed": str(exc)}
+        except BaseException as exc:
+            reply = {"ok": False, "worker_error": f"{type(exc).__name__}: {exc}",
+                     "trace": traceback.format_exc(limit=3)[-2000:]}
+        reply["forbidden"] = sorted(impl.forbidden_seen)
+        send(reply)
+
+
+PREAMBLE = "import numpy as np\nimport torch\nfrom torch import nn\n"
+
+MODULE_METHODS = {"set_training", "is_training", "forward", "forward_backward", "parameters", "buffers",
+                  "state_dict", "load_state_dict", "set_parameter", "to_dtype"}
+
+if __name__ == "__main__":
+    main(int(sys.argv[1]), int(sys.argv[2]))

@@ -1,0 +1,184 @@
+"""The grader's parts that do not depend on a chapter: wire format, submission discovery,
+static forbidden-call scan, and the sandboxed worker's confinement and failure handling."""
+import json
+import os
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from autograder import forbidden, protocol, sandbox, submissions
+from autograder.checks.adapter import CheckFailed, Rng, StudentError
+from autograder.remote import RemoteImplementation
+
+SANDBOX = "bwrap" if sandbox.bwrap_path() else None
+needs_bwrap = pytest.mark.skipif(SANDBOX is None, reason="bubblewrap not installed (.ci/run installs it)")
+
+
+# -- wire format ------------------------------------------------------------------------------
+
+def test_protocol_round_trip_keeps_dtypes_shapes_and_structure():
+    value = {"a": np.arange(6, dtype=np.float32).reshape(2, 3), "b": (np.array([True, False]), 3, 2.5, None), "c": ["x"]}
+    back = protocol.decode(json.loads(json.dumps(protocol.encode(value))))
+    assert back["a"].dtype == np.float32 and back["a"].shape == (2, 3) and np.array_equal(back["a"], value["a"])
+    assert isinstance(back["b"], tuple) and back["b"][0].dtype == bool and back["b"][1:] == (3, 2.5, None)
+    assert back["c"] == ["x"]
+
+
+def test_protocol_refuses_object_arrays_and_lying_payloads():
+    with pytest.raises(protocol.ProtocolError):
+        protocol.encode(np.array([object()]))
+    with pytest.raises(protocol.ProtocolError):
+        protocol.decode({"__nd__": ["|O", [1], ""]})
+    with pytest.raises(protocol.ProtocolError):
+        protocol.decode({"__nd__": ["<f8", [4], "AAAA"]})  # 3 bytes for 4 doubles
+
+
+def test_protocol_strips_array_subclasses():
+    class Liar(np.ndarray):
+        def __eq__(self, other):
+            return True
+    liar = np.zeros(3).view(Liar)
+    back = protocol.decode(protocol.encode(liar))
+    assert type(back) is np.ndarray
+
+
+# -- submissions ------------------------------------------------------------------------------
+
+def _nb(path: Path, cells=()):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"cells": list(cells), "metadata": {}, "nbformat": 4, "nbformat_minor": 5}))
+    return path
+
+
+def test_collect_files_folders_and_nbgrader_layout(tmp_path):
+    _nb(tmp_path / "single" / "alice.ipynb")
+    _nb(tmp_path / "byfolder" / "bob" / "02_dropout.ipynb")
+    _nb(tmp_path / "exchange" / "carol" / "02_dropout" / "02_dropout.ipynb")
+    _nb(tmp_path / "byfolder" / "bob" / ".ipynb_checkpoints" / "02_dropout-checkpoint.ipynb")
+    subs = submissions.collect([tmp_path / "single" / "alice.ipynb", tmp_path / "byfolder", tmp_path / "exchange"], "02_dropout")
+    assert [s.student_id for s in subs] == ["alice", "bob", "carol"]
+    assert all(len(s.sha256) == 64 for s in subs)
+
+
+def test_collect_lms_zip_with_moodle_and_canvas_names(tmp_path):
+    archive = tmp_path / "export.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr("Jane Doe_123456_assignsubmission_file_/02_dropout.ipynb", _nb(tmp_path / "x.ipynb").read_text())
+        zf.writestr("smithjohn_4242_99887_02_dropout.ipynb", _nb(tmp_path / "y.ipynb").read_text())
+        zf.writestr("readme.txt", "not a notebook")
+    ids = [s.student_id for s in submissions.collect([archive], "02_dropout", workdir=tmp_path)]
+    assert ids == ["Jane_Doe_123456", "smithjohn_4242"]
+
+
+def test_collect_refuses_duplicate_ids_and_unsafe_zips(tmp_path):
+    _nb(tmp_path / "a" / "alice.ipynb")
+    _nb(tmp_path / "b" / "alice.ipynb")
+    with pytest.raises(submissions.SubmissionError, match="two submissions for student id 'alice'"):
+        submissions.collect([tmp_path / "a", tmp_path / "b"], "02_dropout")
+    evil = tmp_path / "evil.zip"
+    with zipfile.ZipFile(evil, "w") as zf:
+        zf.writestr("../../escape.ipynb", "{}")
+    with pytest.raises(submissions.SubmissionError, match="unsafe path"):
+        submissions.collect([evil], "02_dropout", workdir=tmp_path)
+    assert not (tmp_path.parent / "escape.ipynb").exists()
+    with pytest.raises(submissions.SubmissionError, match="no such file"):
+        submissions.collect([tmp_path / "missing.ipynb"], "02_dropout")
+
+
+def test_solution_cells_by_grade_id_then_by_definition(tmp_path):
+    tagged = {"cell_type": "code", "source": "def f():\n    return 1\n", "metadata": {"nbgrader": {"grade_id": "f", "solution": True}}}
+    relabelled = {"cell_type": "code", "source": "class G:\n    pass\n", "metadata": {"nbgrader": {"grade_id": "test_G", "grade": True}}}
+    path = _nb(tmp_path / "s.ipynb", [tagged, relabelled])
+    cells, problems = submissions.solution_cells(path, ["f", "G", "h"])
+    assert [name for name, _ in cells] == ["f", "G"]
+    assert any("G: its solution cell's nbgrader metadata was changed" in p for p in problems)
+    assert any("h: no cell defines it" in p for p in problems)
+    broken = tmp_path / "broken.ipynb"
+    broken.write_text("{not json")
+    assert submissions.solution_cells(broken, ["f"])[1][0].startswith("not a readable notebook")
+
+
+# -- static forbidden-call scan ---------------------------------------------------------------
+
+@pytest.mark.parametrize("source", [
+    "import torch.nn.functional as F\ndef f(x, p):\n    return F.dropout(x, p)",
+    "from torch.nn.functional import batch_norm\n",
+    "import torch\nclass B(torch.nn.Module):\n    def __init__(s):\n        super().__init__(); s.bn = torch.nn.BatchNorm1d(3)",
+    "import torch\nf = getattr(torch.nn.functional, 'drop' + 'out')",
+    "import importlib\nF = importlib.import_module('torch.nn.functional')",
+    "import torch\ny = torch.ops.aten.native_dropout",
+])
+def test_forbidden_scan_flags_direct_and_indirect_routes(source):
+    assert forbidden.findings(source, {"B"})
+
+
+def test_forbidden_scan_accepts_an_honest_module():
+    source = ("import torch\nfrom torch import nn\nclass Dropout(nn.Module):\n    def __init__(self, p=0.5):\n"
+              "        super().__init__()\n        self.p = p\n    def forward(self, x):\n"
+              "        if not self.training:\n            return x\n        keep = torch.rand_like(x) >= self.p\n"
+              "        return x * keep / (1 - self.p)\n")
+    assert forbidden.findings(source, {"Dropout"}) == []
+
+
+# -- the sandboxed worker -----------------------------------------------------------------------
+
+def _remote(cells, **kw):
+    return RemoteImplementation(list(cells.items()), mode=SANDBOX or "none", request_timeout=kw.pop("timeout", 20), **kw)
+
+
+@needs_bwrap
+def test_worker_answers_like_the_local_implementation():
+    cells = {"f": "import numpy as np\ndef f(x, rng=None):\n    return x * 2, (rng or np.random.default_rng()).random(2)\n"}
+    with _remote(cells) as impl:
+        (doubled, draws), _ = impl.call("f", np.arange(3.0), rng=Rng(7))
+        assert np.array_equal(doubled, [0.0, 2.0, 4.0])
+        assert np.array_equal(draws, np.random.default_rng(7).random(2))
+
+
+@needs_bwrap
+def test_worker_cannot_write_course_files_reach_the_network_or_outlive_the_grader(tmp_path):
+    target = Path(__file__).resolve().parent / "sandbox-probe.txt"
+    cells = {"probe": (
+        "import os, socket, subprocess\n"
+        "def probe():\n"
+        f"    results = {{}}\n"
+        f"    try:\n        open({str(target)!r}, 'w').write('x'); results['write'] = 'yes'\n"
+        "    except OSError: results['write'] = 'no'\n"
+        "    try:\n        socket.create_connection(('127.0.0.1', 22), timeout=1); results['net'] = 'yes'\n"
+        "    except OSError: results['net'] = 'no'\n"
+        "    subprocess.Popen(['sleep', '300'], start_new_session=True)\n"
+        "    return results['write'], results['net']\n")}
+    impl = _remote(cells)
+    try:
+        assert impl.call("probe")[0] == ("no", "no")
+    finally:
+        impl.close()
+    assert not target.exists()
+    leftovers = [line for line in os.popen("ps -eo args").read().splitlines() if line.strip() == "sleep 300"]
+    assert not leftovers, "a child process of the student's code outlived the worker"
+
+
+@needs_bwrap
+def test_endless_loop_exit_and_exceptions_become_reasons_and_the_next_call_still_works():
+    cells = {"spin": "def spin():\n    while True:\n        pass\n", "leave": "import os\ndef leave():\n    os._exit(3)\n",
+             "boom": "def boom():\n    raise ValueError('bad p')\n", "ok": "def ok():\n    return 1\n"}
+    with _remote(cells, timeout=3) as impl:
+        with pytest.raises(CheckFailed, match="no answer within 3 s"):
+            impl.call("spin")
+        with pytest.raises(CheckFailed, match="exit status 3"):
+            impl.call("leave")
+        with pytest.raises(StudentError) as error:
+            impl.call("boom")
+        assert error.value.is_a("ValueError") and "bad p" in error.value.message
+        assert impl.call("ok")[0] == 1
+
+
+@needs_bwrap
+def test_memory_exhaustion_is_stopped_by_the_limit():
+    cells = {"hog": "def hog():\n    blocks = []\n    while True:\n        blocks.append(bytearray(1 << 28))\n"}
+    with _remote(cells, limits=sandbox.Limits(memory_gb=4)) as impl:
+        with pytest.raises((CheckFailed, StudentError)) as failure:
+            impl.call("hog")
+    assert "MemoryError" in str(failure.value) or "memory" in str(failure.value)
