@@ -21,7 +21,8 @@ EVASIVE_CALLS = {"getattr", "__import__", "eval", "exec", "compile", "globals", 
 EVASIVE_ATTRIBUTES = {"_C", "ops", "_VF", "_python_dispatch", "_dispatch", "overrides", "modules",
                       "__dict__", "__builtins__", "__globals__", "__code__", "profiler"}
 EVASIVE_MODULES = {"importlib", "ctypes", "gc", "inspect", "builtins", "torch._C", "torch.overrides",
-                   "torch.utils._python_dispatch", "torch._VF", "cffi"}
+                   "torch.utils._python_dispatch", "torch._VF", "cffi",
+                   "autograder", "dlcourse"}
 
 
 def findings(source: str, own_names: set[str]) -> list[str]:
@@ -43,7 +44,8 @@ def findings(source: str, own_names: set[str]) -> list[str]:
                 full = f"{module}.{alias.name}" if module else alias.name
                 if alias.name in LIBRARY_NAMES:
                     found.append(f"imports `{alias.name}`")
-                if full in EVASIVE_MODULES or module in EVASIVE_MODULES or alias.name in EVASIVE_MODULES:
+                roots = {full, module, alias.name, full.split(".")[0]}
+                if roots & EVASIVE_MODULES:
                     found.append(f"imports `{full}`")
         elif isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in EVASIVE_CALLS:
             found.append(f"calls `{node.func.id}()`")

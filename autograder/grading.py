@@ -115,8 +115,10 @@ def grade_one(task: dict) -> dict:
                 try:
                     if part not in sources:
                         raise CheckFailed(f"no code found for `{part}`: keep the solution cell that defines it")
-                    if part in impl.cell_errors:
-                        raise CheckFailed(f"the cell defining `{part}` raised {impl.cell_errors[part]}")
+                    if not impl.has(part):
+                        error = impl.cell_errors.get(part)
+                        raise CheckFailed(f"the cell defining `{part}` raised {error}" if error
+                                          else f"`{part}` is not defined by its solution cell")
                     checks[part](impl, test.hidden)
                     if test.hidden:
                         static = forbidden.findings(sources[part], submissions.defined_names(sources[part]))
@@ -137,6 +139,7 @@ def grade_one(task: dict) -> dict:
                                                           f"({type(error).__name__}: {error})"}
     finally:
         impl.close()
+    problems += impl.load_problems
     return {"student_id": task["student_id"], "sha256": task["sha256"], "origin": task["origin"],
             "cells": cells, "verdicts": verdicts, "problems": problems,
             "seconds": round(time.monotonic() - started, 2)}

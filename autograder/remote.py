@@ -31,6 +31,10 @@ class RemoteImplementation:
         self.forbidden_seen: set[str] = set()
         self.cell_errors: dict[str, str] = {}
         self.process = None
+        self.skipped: set[tuple[int, int]] = set()   # top-level statements that ended or hung the worker
+        self.load_problems: list[str] = []
+        self.load_timeout = 30.0
+        self.max_skips = 5
 
     # -- worker life cycle -------------------------------------------------------------------
     def _start(self) -> None:
@@ -46,8 +50,25 @@ class RemoteImplementation:
         self._out = os.fdopen(to_worker_w, "wb")
         self._in = from_worker_r
         self._buffer = b""
-        reply = self._exchange({"cells": [list(c) for c in self.cells]}, timeout=max(self.request_timeout, 120))
-        self.cell_errors = reply.get("cell_errors", {})
+        self._out.write(protocol.dumps({"cells": [list(c) for c in self.cells], "skip": sorted(self.skipped)}))
+        self._out.flush()
+        progress = None
+        while True:  # each statement announces itself; a silence or a death is pinned on the last one
+            try:
+                reply = protocol.loads(self._readline(self.load_timeout))
+            except (protocol.ProtocolError, WorkerDied) as exc:
+                self.close()
+                if progress is None or len(self.skipped) >= self.max_skips:
+                    raise WorkerDied(f"the code could not be loaded ({exc})") from None
+                j, i, line = progress
+                self.skipped.add((j, i))
+                self.load_problems.append(f"cell {self.cells[j][0]}, line {line}: {exc}; that statement was skipped")
+                return self._start()
+            if "progress" in reply:
+                progress = reply["progress"]
+                continue
+            self.cell_errors = reply.get("cell_errors", {})
+            return
 
     def close(self) -> None:
         """Kill the worker's whole process group (its PID namespace dies with it)."""

@@ -182,3 +182,23 @@ def test_memory_exhaustion_is_stopped_by_the_limit():
         with pytest.raises((CheckFailed, StudentError)) as failure:
             impl.call("hog")
     assert "MemoryError" in str(failure.value) or "memory" in str(failure.value)
+
+
+@needs_bwrap
+def test_top_level_exit_hang_and_hooks_are_skipped_and_the_definitions_kept():
+    cells = {"f": ("import os, sys\n"
+                   "def f():\n    return 42\n"
+                   "get_ipython().input_transformers_cleanup.append(lambda lines: [])\n"
+                   "get_ipython().set_custom_exc((Exception,), lambda *a, **k: None)\n"
+                   "sys.excepthook = lambda *a: None\n"
+                   "os._exit(0)\n"),
+             "g": "def g():\n    return 7\nwhile True:\n    pass\n"}
+    with _remote(cells) as impl:
+        impl.load_timeout = 5
+        assert impl.call("f")[0] == 42 and impl.call("g")[0] == 7
+        assert len(impl.load_problems) == 2 and all("skipped" in p for p in impl.load_problems)
+
+
+def test_static_scan_flags_reaching_into_the_grader():
+    assert forbidden.findings("import autograder.checks.adapter as a\n", set())
+    assert forbidden.findings("from dlcourse import training\n", set())

@@ -1,0 +1,798 @@
+"""Checks of chapter 03, batch normalization: batchnorm_forward, batchnorm_backward, BatchNorm1d, BatchNorm2d.
+
+Conventions checked (COURSE_SPEC.md): normalize with the biased batch variance, update running_var
+with the unbiased one, `running = (1 - momentum) * running + momentum * batch`, momentum 0.1,
+eps 1e-5 inside the square root.
+
+Visible checks compare small fixed cases with the shipped references (data/reference/03_batchnorm.npz).
+Hidden checks draw fresh inputs at grading time and use PyTorch as the oracle. When a value is wrong,
+the message names the likely mistake: the checks recompute the value under each common mistake
+(with NumPy, from the inputs) and say which one the student's value matches.
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from autograder.checks.adapter import CheckFailed, StudentError
+
+CHAPTER = "03_batchnorm"
+BUFFERS = ("running_mean", "running_var", "num_batches_tracked")
+STATE_KEYS = {"weight", "bias", "running_mean", "running_var", "num_batches_tracked"}
+DTYPES = ("float32", "float64")
+
+# ---------------------------------------------------------------------------------------------
+# Diagnoses: what a wrong value most likely comes from.
+
+OUTPUT_MISTAKES = {
+    "unbiased": "normalized with the unbiased variance (divided by n - 1): normalize with the biased batch "
+                "variance (divide by n), as PyTorch does (np.var(x, axis=0), x.var(dim, unbiased=False))",
+    "eps_outside": "eps outside the square root: divide by sqrt(var + eps), not by sqrt(var) + eps",
+    "no_eps": "eps left out: divide by sqrt(var + eps)",
+    "swapped": "gamma and beta swapped (weight and bias): out = gamma * x_hat + beta, gamma scales and beta shifts",
+    "no_affine": "gamma and beta (weight and bias) not applied: out = gamma * x_hat + beta",
+    "wrong_axis": "statistics over the wrong axis: each feature (channel) needs its own mean and variance, "
+                  "taken over the batch axis N (and L, or H and W); for (N, C, H, W) move C last before "
+                  "reshaping to (-1, C), or reduce over dims (0, 2, 3)",
+    "default_eps": "the eps you were given is ignored (the default 1e-5 was used)",
+    "running_stats": "train mode normalized with the running statistics: in train mode use the batch mean and variance",
+}
+RUNNING_MISTAKES = {
+    "biased": "running_var equals the biased estimate; PyTorch updates it with the unbiased one "
+              "(batch variance * n / (n - 1))",
+    "inverted": "momentum inverted: PyTorch's rule is running = (1 - momentum) * running + momentum * batch, "
+                "so momentum=0.1 gives the NEW batch a weight of 0.1 (Keras's momentum weights the old value)",
+    "not_updated": "running statistics not updated in train mode: running = (1 - momentum) * running + momentum * batch",
+    "count_n": "the unbiased correction uses the wrong count: n is the number of values per channel, "
+               "N * L (or N * H * W), not the batch size N",
+    "default_momentum": "the momentum you were given is ignored (the default 0.1 was used)",
+    "replaced": "running statistics replaced by the batch statistics: blend them, "
+                "running = (1 - momentum) * running + momentum * batch",
+}
+EVAL_MISTAKES = {
+    "batch": "batch statistics used in eval: in eval mode normalize with running_mean and running_var",
+    "eps_outside": "eps outside the square root in eval mode: divide by sqrt(running_var + eps)",
+    "swapped": "gamma and beta swapped (weight and bias) in eval mode: out = gamma * x_hat + beta",
+    "no_affine": "gamma and beta (weight and bias) not applied in eval mode",
+    "std_as_var": "running_var used as a standard deviation: divide by sqrt(running_var + eps)",
+}
+
+
+def _layout(x):
+    """Reduction axes (all but the channel axis 1) and the broadcast shape of per-channel values."""
+    axes = tuple(i for i in range(x.ndim) if i != 1)
+    shape = [1] * x.ndim
+    shape[1] = x.shape[1]
+    return axes, tuple(shape)
+
+
+def _train_variants(x, gamma, beta, eps):
+    """{variant: train-mode output} in float64 for the correct rule ("ok") and the usual mistakes."""
+    x = x.astype(np.float64)
+    axes, shape = _layout(x)
+    g, b = np.reshape(gamma, shape).astype(np.float64), np.reshape(beta, shape).astype(np.float64)
+    n = x.size // x.shape[1]
+    mean = x.mean(axis=axes).reshape(shape)
+    var = x.var(axis=axes).reshape(shape)
+    x_hat = (x - mean) / np.sqrt(var + eps)
+    out = {"ok": g * x_hat + b}
+    if n > 1:
+        out["unbiased"] = g * (x - mean) / np.sqrt(var * n / (n - 1) + eps) + b
+    out["eps_outside"] = g * (x - mean) / (np.sqrt(var) + eps) + b
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out["no_eps"] = g * (x - mean) / np.sqrt(var) + b
+    out["swapped"] = b * x_hat + g
+    out["no_affine"] = x_hat
+    out["default_eps"] = g * (x - mean) / np.sqrt(var + 1e-5) + b
+    if x.ndim == 2:  # per-example statistics instead of per-feature
+        m1, v1 = x.mean(axis=1, keepdims=True), x.var(axis=1, keepdims=True)
+        out["wrong_axis"] = g * (x - m1) / np.sqrt(v1 + eps) + b
+    else:  # (N, C, ...) reshaped to (-1, C) without moving C last
+        flat = x.reshape(-1, x.shape[1])
+        wrong = (flat - flat.mean(axis=0)) / np.sqrt(flat.var(axis=0) + eps)
+        out["wrong_axis"] = g * wrong.reshape(x.shape) + b
+        m2 = x.mean(axis=0, keepdims=True)  # per position, over N only
+        out["wrong_axis_n"] = g * (x - m2) / np.sqrt(x.var(axis=0, keepdims=True) + eps) + b
+    return out
+
+
+def _running_variants(x, running_mean, running_var, momentum):
+    """{variant: (running_mean, running_var)} after one train step, float64."""
+    x = x.astype(np.float64)
+    axes, _ = _layout(x)
+    n = x.size // x.shape[1]
+    mean, var = x.mean(axis=axes), x.var(axis=axes)
+    unbiased = var * n / (n - 1) if n > 1 else var
+    rm, rv = np.asarray(running_mean, np.float64), np.asarray(running_var, np.float64)
+
+    def blend(m, new_m, new_v):
+        return (1 - m) * rm + m * new_m, (1 - m) * rv + m * new_v
+
+    out = {"ok": blend(momentum, mean, unbiased),
+           "biased": blend(momentum, mean, var),
+           "inverted": blend(1 - momentum, mean, unbiased),
+           "not_updated": (rm, rv),
+           "default_momentum": blend(0.1, mean, unbiased),
+           "replaced": (mean, unbiased)}
+    if x.ndim > 2 and x.shape[0] > 1:
+        out["count_n"] = blend(momentum, mean, var * x.shape[0] / (x.shape[0] - 1))
+    return out
+
+
+def _eval_variants(x, gamma, beta, running_mean, running_var, eps):
+    x = x.astype(np.float64)
+    _, shape = _layout(x)
+    g, b = np.reshape(gamma, shape).astype(np.float64), np.reshape(beta, shape).astype(np.float64)
+    rm = np.reshape(running_mean, shape).astype(np.float64)
+    rv = np.reshape(running_var, shape).astype(np.float64)
+    x_hat = (x - rm) / np.sqrt(rv + eps)
+    out = {"ok": g * x_hat + b,
+           "eps_outside": g * (x - rm) / (np.sqrt(rv) + eps) + b,
+           "swapped": b * x_hat + g,
+           "no_affine": x_hat,
+           "std_as_var": g * (x - rm) / (rv + eps) + b}
+    axes, _ = _layout(x)
+    n = x.size // x.shape[1]
+    if n > 1:
+        out["batch"] = _train_variants(x, gamma, beta, eps)["ok"]
+    return out
+
+
+def _tolerance(dtype) -> tuple[float, float]:
+    """(rtol, atol relative to the scale of the expected value) for comparisons in this dtype."""
+    return (2e-4, 2e-5) if np.dtype(dtype) == np.float32 else (1e-7, 1e-9)
+
+
+def _close(actual, expected, dtype, loose: float = 1.0) -> bool:
+    actual, expected = np.asarray(actual), np.asarray(expected)
+    if actual.shape != expected.shape or not np.issubdtype(actual.dtype, np.number):
+        return False
+    rtol, atol = _tolerance(dtype)
+    scale = 1.0 + (float(np.max(np.abs(expected))) if expected.size else 0.0)
+    with np.errstate(invalid="ignore"):
+        return bool(np.all(np.isfinite(actual)) and np.allclose(actual.astype(np.float64), expected.astype(np.float64),
+                                                                 rtol=rtol * loose, atol=atol * loose * scale))
+
+
+def _shape_of(value):
+    return tuple(np.shape(value)) if isinstance(value, np.ndarray) else type(value).__name__
+
+
+def _compare(what: str, actual, expected, dtype, variants=None, mistakes=None, loose: float = 1.0) -> None:
+    """Raise CheckFailed naming the likely mistake when `actual` is not close to `expected`."""
+    if not isinstance(actual, np.ndarray) or not np.issubdtype(actual.dtype, np.number):
+        raise CheckFailed(f"{what}: expected an array, got {type(actual).__name__}")
+    if actual.shape != np.shape(expected):
+        raise CheckFailed(f"{what}: shape {actual.shape}, expected {np.shape(expected)}")
+    if _close(actual, expected, dtype, loose):
+        return
+    if not np.all(np.isfinite(actual)):
+        raise CheckFailed(f"{what}: contains NaN or inf")
+    for name, value in (variants or {}).items():
+        if name != "ok" and name in (mistakes or {}) and _close(actual, value, dtype, loose):
+            raise CheckFailed(f"{what}: {mistakes[name]}")
+    error = float(np.max(np.abs(actual.astype(np.float64) - np.asarray(expected, np.float64))))
+    raise CheckFailed(f"{what}: wrong values (largest absolute error {error:.3g})")
+
+
+def _compare_running(where: str, rm, rv, variants, expected_rm, expected_rv, dtype) -> None:
+    ok_m, ok_v = _close(rm, expected_rm, dtype), _close(rv, expected_rv, dtype)
+    if ok_m and ok_v:
+        return
+    for name, (vm, vv) in variants.items():
+        if name == "ok" or name not in RUNNING_MISTAKES:
+            continue
+        if _close(rm, vm, dtype) and _close(rv, vv, dtype):
+            raise CheckFailed(f"{where}: {RUNNING_MISTAKES[name]}")
+    if ok_m and not ok_v:
+        for name, (_, vv) in variants.items():
+            if name != "ok" and name in RUNNING_MISTAKES and _close(rv, vv, dtype):
+                raise CheckFailed(f"{where}: {RUNNING_MISTAKES[name]}")
+    _compare(f"{where}: running_mean", rm, expected_rm, dtype)
+    _compare(f"{where}: running_var", rv, expected_rv, dtype)
+
+
+def _student(call, *args, what: str = "", **kwargs):
+    """Run a call into the student's code; an exception of theirs becomes a CheckFailed naming it."""
+    try:
+        return call(*args, **kwargs)
+    except StudentError as error:
+        raise CheckFailed(f"{what} raised {error}") from None
+
+
+def _expect_value_error(call, *args, what: str, why: str) -> None:
+    try:
+        call(*args)
+    except StudentError as error:
+        if error.is_a("ValueError"):
+            return
+        raise CheckFailed(f"{what} raised {error.type_names[0]}; expected ValueError ({why})") from None
+    raise CheckFailed(f"{what} did not raise ValueError ({why})")
+
+
+def _forbidden(impl, part: str) -> None:
+    if impl.forbidden_seen:
+        raise CheckFailed(f"calls torch.nn.functional.batch_norm (or an nn norm module: saw {sorted(impl.forbidden_seen)}): "
+                          f"compute the mean, variance and normalization yourself in {part}")
+
+
+# ---------------------------------------------------------------------------------------------
+# batchnorm_forward
+
+
+def _forward(impl, x, gamma, beta, bn_param, what):
+    result, args_after = _student(impl.call, "batchnorm_forward", x, gamma, beta, bn_param, what=what)
+    if not isinstance(result, tuple) or len(result) != 2:
+        raise CheckFailed(f"{what}: must return a pair (out, cache), got {type(result).__name__}")
+    out, cache = result
+    return out, cache, args_after[3]
+
+
+def _check_forward_train(impl, x, gamma, beta, bn_param, expected_out, expected_rm, expected_rv, what):
+    dtype = x.dtype
+    eps = bn_param.get("eps", 1e-5)
+    momentum = bn_param.get("momentum", 0.1)
+    rm0 = bn_param.get("running_mean", np.zeros(x.shape[1]))
+    rv0 = bn_param.get("running_var", np.ones(x.shape[1]))
+    out, cache, after = _forward(impl, x, gamma, beta, dict(bn_param), what)
+    train_variants = _train_variants(x, gamma, beta, eps)
+    train_variants["running_stats"] = _eval_variants(x, gamma, beta, rm0, rv0, eps)["ok"]
+    _compare(f"{what}: out", out, expected_out, dtype, train_variants, OUTPUT_MISTAKES)
+    if not isinstance(after, dict) or "running_mean" not in after or "running_var" not in after:
+        raise CheckFailed(f"{what}: train mode must write running_mean and running_var into bn_param")
+    _compare_running(f"{what}: bn_param after train mode", after["running_mean"], after["running_var"],
+                     _running_variants(x, rm0, rv0, momentum), expected_rm, expected_rv, dtype)
+    return cache
+
+
+def _check_forward_eval(impl, x, gamma, beta, bn_param, expected_out, what):
+    eps = bn_param.get("eps", 1e-5)
+    rm = bn_param.get("running_mean", np.zeros(x.shape[1]))
+    rv = bn_param.get("running_var", np.ones(x.shape[1]))
+    out, _, after = _forward(impl, x, gamma, beta, dict(bn_param), what)
+    _compare(f"{what}: out", out, expected_out, x.dtype, _eval_variants(x, gamma, beta, rm, rv, eps), EVAL_MISTAKES)
+    defaults = {"running_mean": np.zeros(x.shape[1]), "running_var": np.ones(x.shape[1])}
+    for key, value in (after or {}).items():
+        before = bn_param.get(key, defaults.get(key))
+        if before is None:
+            continue  # an extra key of the student's own
+        same = (value == before) if isinstance(before, str) or np.isscalar(before) else (
+            isinstance(value, np.ndarray) and value.shape == np.shape(before) and np.array_equal(value, before))
+        if not np.all(same):
+            raise CheckFailed(f"{what}: running statistics updated in eval mode (bn_param[{key!r}] changed): "
+                              f"eval mode must use them and change nothing")
+    for key in bn_param:
+        if key not in (after or {}):
+            raise CheckFailed(f"{what}: eval mode removed bn_param[{key!r}]: it must change nothing")
+
+
+def check_batchnorm_forward(impl, hidden: bool) -> None:
+    if not hidden:
+        from autograder.references import load
+
+        ref = load(CHAPTER)
+        for case in ("a", "b"):
+            bn_param = _bn_param_from_refs(ref, f"fwd_{case}_")
+            _check_forward_train(impl, ref[f"fwd_{case}_x"], ref[f"fwd_{case}_gamma"], ref[f"fwd_{case}_beta"], bn_param,
+                                 ref[f"fwd_{case}_out"], ref[f"fwd_{case}_running_mean_after"],
+                                 ref[f"fwd_{case}_running_var_after"], what=f"batchnorm_forward (train, case {case})")
+        bn_param = _bn_param_from_refs(ref, "fwd_eval_")
+        _check_forward_eval(impl, ref["fwd_eval_x"], ref["fwd_eval_gamma"], ref["fwd_eval_beta"], bn_param,
+                            ref["fwd_eval_out"], what="batchnorm_forward (eval)")
+        return
+
+    rng = np.random.default_rng()
+    cases = [((2, 1), None, None), ((4, 3), None, None), ((16, 10), 1e-3, 0.3), ((64, 32), None, 0.05),
+             ((5, 7), 0.5, None), ((8, 4), 1e-5, 0.1)]
+    for dtype in DTYPES:
+        for shape, eps, momentum in cases:
+            x, gamma, beta = _random_inputs(rng, shape, dtype)
+            bn_param = {"mode": "train"}
+            if eps is not None:
+                bn_param["eps"] = eps
+            if momentum is not None:
+                bn_param["momentum"] = momentum
+            with_running = shape[0] % 2 == 0
+            if with_running:
+                bn_param["running_mean"] = rng.normal(size=shape[1]).astype(dtype)
+                bn_param["running_var"] = rng.uniform(0.5, 2.0, size=shape[1]).astype(dtype)
+            out, rm, rv = _torch_functional(x, gamma, beta, bn_param, training=True)
+            what = f"batchnorm_forward (train, x of shape {shape}, {dtype}{_describe(bn_param)})"
+            _check_forward_train(impl, x, gamma, beta, bn_param, out, rm, rv, what)
+            # eval mode with the statistics the oracle produced, then with none given (zeros/ones)
+            x_eval = (rng.normal(size=(max(1, shape[0] // 2), shape[1])) * 2 + 0.5).astype(dtype)
+            eval_param = {"mode": "eval", "running_mean": rm.astype(dtype), "running_var": rv.astype(dtype)}
+            if eps is not None:
+                eval_param["eps"] = eps
+            expected, _, _ = _torch_functional(x_eval, gamma, beta, eval_param, training=False)
+            _check_forward_eval(impl, x_eval, gamma, beta, eval_param,
+                                expected, what=f"batchnorm_forward (eval, x of shape {x_eval.shape}, {dtype})")
+        x, gamma, beta = _random_inputs(rng, (3, 4), dtype)
+        expected, _, _ = _torch_functional(x, gamma, beta, {"mode": "eval"}, training=False)
+        _check_forward_eval(impl, x, gamma, beta, {"mode": "eval"}, expected,
+                            what=f"batchnorm_forward (eval, no running statistics given, {dtype}: zeros and ones)")
+    x, gamma, beta = _random_inputs(rng, (1, 3), "float64")
+    _expect_value_error(impl.call, "batchnorm_forward", x, gamma, beta, {"mode": "train"},
+                        what="batchnorm_forward with N = 1 in train mode", why="the batch variance of one example is 0")
+    _expect_value_error(impl.call, "batchnorm_forward", x, gamma, beta, {"mode": "test"},
+                        what="batchnorm_forward with mode 'test'", why="only 'train' and 'eval' are modes")
+    expected, _, _ = _torch_functional(x, gamma, beta, {"mode": "eval"}, training=False)
+    _check_forward_eval(impl, x, gamma, beta, {"mode": "eval"}, expected,
+                        what="batchnorm_forward (eval with N = 1, which must work)")
+
+
+def _bn_param_from_refs(ref, prefix):
+    bn_param = {"mode": str(ref[prefix + "mode"])}
+    for key in ("eps", "momentum"):
+        if prefix + key in ref:
+            bn_param[key] = float(ref[prefix + key])
+    for key in ("running_mean", "running_var"):
+        if prefix + key in ref:
+            bn_param[key] = ref[prefix + key]
+    return bn_param
+
+
+def _describe(bn_param):
+    extras = [f"{k}={bn_param[k]}" for k in ("eps", "momentum") if k in bn_param]
+    extras += ["running statistics given" if "running_mean" in bn_param else "no running statistics given"]
+    return ", " + ", ".join(extras)
+
+
+def _random_inputs(rng, shape, dtype):
+    c = shape[1]
+    scale = rng.uniform(0.05, 3.0, size=c)
+    offset = rng.normal(0, 2, size=c)
+    bshape = [1] * len(shape)
+    bshape[1] = c
+    x = (rng.normal(size=shape) * scale.reshape(bshape) + offset.reshape(bshape)).astype(dtype)
+    gamma = rng.uniform(0.5, 2.0, size=c).astype(dtype) * rng.choice([-1, 1], size=c).astype(dtype)
+    beta = rng.normal(size=c).astype(dtype)
+    return x, gamma, beta
+
+
+def _torch_functional(x, gamma, beta, bn_param, training):
+    """The oracle: torch.nn.functional.batch_norm; returns (out, new running_mean, new running_var)."""
+    c = x.shape[1]
+    rm = torch.tensor(np.asarray(bn_param.get("running_mean", np.zeros(c)), np.float64))
+    rv = torch.tensor(np.asarray(bn_param.get("running_var", np.ones(c)), np.float64))
+    out = F.batch_norm(torch.tensor(x, dtype=torch.float64), rm, rv, torch.tensor(gamma, dtype=torch.float64),
+                       torch.tensor(beta, dtype=torch.float64), training=training,
+                       momentum=bn_param.get("momentum", 0.1), eps=bn_param.get("eps", 1e-5))
+    return out.numpy(), rm.numpy(), rv.numpy()
+
+
+# ---------------------------------------------------------------------------------------------
+# batchnorm_backward
+
+
+def _torch_gradients(x, gamma, beta, dout, eps):
+    xt = torch.tensor(x, dtype=torch.float64, requires_grad=True)
+    gt = torch.tensor(gamma, dtype=torch.float64, requires_grad=True)
+    bt = torch.tensor(beta, dtype=torch.float64, requires_grad=True)
+    out = F.batch_norm(xt, None, None, gt, bt, training=True, eps=eps)
+    out.backward(torch.tensor(dout, dtype=torch.float64))
+    return out.detach().numpy(), xt.grad.numpy(), gt.grad.numpy(), bt.grad.numpy()
+
+
+def _naive_dx(x, gamma, dout, eps):
+    var = x.astype(np.float64).var(axis=0)
+    return dout * gamma / np.sqrt(var + eps)
+
+
+def _check_backward(impl, x, gamma, beta, dout, eps, expected, what):
+    """expected: (out, dx, dgamma, dbeta) of the train-mode forward with these inputs."""
+    dtype = x.dtype
+    bn_param = {"mode": "train", "eps": eps}
+    out, cache, _ = _forward(impl, x, gamma, beta, bn_param, f"{what}: batchnorm_forward")
+    if not _close(out, expected[0], dtype):
+        raise CheckFailed(f"{what}: batchnorm_forward's train-mode output is wrong, so its cache is too: "
+                          f"fix batchnorm_forward first (its self-check names the mistake)")
+    result, _ = _student(impl.call, "batchnorm_backward", dout, cache, what=f"{what}: batchnorm_backward")
+    if not isinstance(result, tuple) or len(result) != 3:
+        raise CheckFailed(f"{what}: batchnorm_backward must return a triple (dx, dgamma, dbeta)")
+    dx, dgamma, dbeta = result
+    swapped = {"swapped": expected[2]}
+    _compare(f"{what}: dbeta", dbeta, expected[3], dtype, swapped,
+             {"swapped": "dgamma and dbeta swapped: dbeta = dout.sum(axis=0), dgamma = (dout * x_hat).sum(axis=0)"})
+    _compare(f"{what}: dgamma", dgamma, expected[2], dtype, {"x": (dout * x).sum(axis=0)},
+             {"x": "dgamma uses x instead of the normalized x_hat: dgamma = (dout * x_hat).sum(axis=0)"})
+    _compare(f"{what}: dx", dx, expected[1], dtype, {"naive": _naive_dx(x, gamma, dout, eps)},
+             {"naive": "dx ignores that the batch mean and variance depend on x (the naive backward, "
+                       "treating mean and var as constants): add the gradient paths through them"}, loose=5.0)
+
+
+def _numeric_gradient_check(impl, rng):
+    """Central differences of sum(out * dout) of the student's own forward vs their backward, float64."""
+    x, gamma, beta = _random_inputs(rng, (4, 3), "float64")
+    dout = rng.normal(size=x.shape)
+    bn_param = {"mode": "train"}
+    out, cache, _ = _forward(impl, x, gamma, beta, bn_param, "batchnorm_forward")
+    result, _ = _student(impl.call, "batchnorm_backward", dout, cache, what="batchnorm_backward")
+    dx, dgamma, dbeta = result
+
+    def loss(xv, gv, bv):
+        o, _, _ = _forward(impl, xv, gv, bv, {"mode": "train"}, "batchnorm_forward")
+        return float(np.sum(o * dout))
+
+    h = 1e-6
+    for name, analytic, arrays, index in (("dx", dx, [x, gamma, beta], 0), ("dgamma", dgamma, [x, gamma, beta], 1),
+                                          ("dbeta", dbeta, [x, gamma, beta], 2)):
+        base = arrays[index]
+        numeric = np.zeros_like(base)
+        for i in np.ndindex(base.shape):
+            plus, minus = [a.copy() for a in arrays], [a.copy() for a in arrays]
+            plus[index][i] += h
+            minus[index][i] -= h
+            numeric[i] = (loss(*plus) - loss(*minus)) / (2 * h)
+        error = np.max(np.abs(np.asarray(analytic) - numeric)) / (1e-8 + np.max(np.abs(numeric)))
+        if not (np.shape(analytic) == numeric.shape and error < 1e-5):
+            naive = name == "dx" and _close(analytic, _naive_dx(x, gamma, dout, 1e-5), "float64", loose=100)
+            hint = (" (it matches the naive backward that treats mean and var as constants)" if naive else "")
+            raise CheckFailed(f"batchnorm_backward: {name} disagrees with a numeric central-difference gradient "
+                              f"of your batchnorm_forward (relative error {error:.2g}){hint}")
+
+
+def check_batchnorm_backward(impl, hidden: bool) -> None:
+    if not hidden:
+        from autograder.references import load
+
+        ref = load(CHAPTER)
+        for case in ("a", "b"):
+            p = f"bwd_{case}_"
+            expected = (ref[p + "out"], ref[p + "dx"], ref[p + "dgamma"], ref[p + "dbeta"])
+            _check_backward(impl, ref[p + "x"], ref[p + "gamma"], ref[p + "beta"], ref[p + "dout"],
+                            float(ref[p + "eps"]), expected, what=f"batchnorm_backward (case {case})")
+        return
+    rng = np.random.default_rng()
+    for dtype in DTYPES:
+        for shape, eps in (((2, 3), 1e-5), ((5, 4), 1e-5), ((32, 16), 1e-3), ((8, 1), 0.5), ((128, 20), 1e-5)):
+            x, gamma, beta = _random_inputs(rng, shape, dtype)
+            dout = rng.normal(size=shape).astype(dtype)
+            expected = _torch_gradients(x, gamma, beta, dout, eps)
+            _check_backward(impl, x, gamma, beta, dout, eps, expected,
+                            what=f"batchnorm_backward (x of shape {shape}, {dtype}, eps={eps})")
+    _numeric_gradient_check(impl, rng)
+
+
+# ---------------------------------------------------------------------------------------------
+# BatchNorm1d and BatchNorm2d
+
+
+def _new(impl, class_name, *args, **kwargs):
+    arguments = ", ".join([repr(a) for a in args] + [f"{k}={v!r}" for k, v in kwargs.items()])
+    return _student(impl.new_module, class_name, *args, **kwargs, what=f"{class_name}({arguments})")
+
+
+def _check_structure(impl, class_name, module):
+    params = module.parameters()
+    buffers = module.buffers()
+    in_params = [b for b in BUFFERS if b in params]
+    if in_params:
+        raise CheckFailed(f"{class_name}: {', '.join(in_params)} registered as nn.Parameter: the optimizer would "
+                          f"train them; statistics must be buffers (self.register_buffer)")
+    if set(params) != {"weight", "bias"}:
+        raise CheckFailed(f"{class_name}: parameters are {sorted(params)}; expected exactly weight and bias (nn.Parameter)")
+    missing = [b for b in BUFFERS if b not in buffers]
+    if missing:
+        raise CheckFailed(f"{class_name}: {', '.join(missing)} not a buffer: statistics as plain tensors are not saved "
+                          f"in state_dict and do not move with .to(); use self.register_buffer(name, tensor)")
+    keys = set(_student(module.state_dict, what=f"{class_name}.state_dict()"))
+    if keys != STATE_KEYS:
+        raise CheckFailed(f"{class_name}: state_dict keys {sorted(keys)}; torch's are {sorted(STATE_KEYS)}")
+    c = params["weight"].shape
+    for name, value, expected in (("weight", params["weight"], 1.0), ("bias", params["bias"], 0.0),
+                                  ("running_mean", buffers["running_mean"], 0.0),
+                                  ("running_var", buffers["running_var"], 1.0)):
+        if value.shape != c or not np.all(value == expected):
+            raise CheckFailed(f"{class_name}: a new module's {name} must be {'ones' if expected else 'zeros'} "
+                              f"of shape {c}, got shape {value.shape}")
+    nbt = buffers["num_batches_tracked"]
+    if nbt.shape != () or nbt != 0:
+        raise CheckFailed(f"{class_name}: num_batches_tracked must start as a 0-dimensional tensor holding 0 "
+                          f"(torch.tensor(0, dtype=torch.long)), got shape {nbt.shape}")
+
+
+def _module_step(class_name, module, x, dout, expected, step, weight, bias, running_before, eps, momentum):
+    """One training step of the student's module against `expected` = (out, dx, grads, buffers)."""
+    dtype = x.dtype
+    where = f"{class_name} (train step {step}, input {x.shape}, {dtype}, eps={eps}, momentum={momentum})"
+    out, dx, grads = _student(module.forward_backward, x, dout, what=where)
+    variants = _train_variants(x, weight, bias, eps)
+    _compare(f"{where}: output", out, expected[0], dtype, variants, OUTPUT_MISTAKES)
+    _compare(f"{where}: gradient of the input", dx, expected[1], dtype, loose=5.0)
+    for name in ("weight", "bias"):
+        if name not in grads:
+            raise CheckFailed(f"{where}: no gradient for {name}")
+        _compare(f"{where}: gradient of {name}", grads[name], expected[2][name], dtype, loose=5.0)
+    buffers = module.buffers()
+    _compare_running(where, buffers.get("running_mean"), buffers.get("running_var"),
+                     _running_variants(x, running_before[0], running_before[1], momentum),
+                     expected[3]["running_mean"], expected[3]["running_var"], dtype)
+    if int(buffers["num_batches_tracked"]) != int(expected[3]["num_batches_tracked"]):
+        raise CheckFailed(f"{where}: num_batches_tracked is {int(buffers['num_batches_tracked'])}, expected "
+                          f"{int(expected[3]['num_batches_tracked'])}: add 1 per training forward pass")
+
+
+def _module_eval(class_name, module, x, expected, weight, bias, running, eps):
+    where = f"{class_name} (eval, input {x.shape}, {x.dtype})"
+    _student(module.set_training, False, what=f"{class_name}.eval()")
+    before = module.buffers()
+    out = _student(module.forward, x, what=where)
+    _compare(f"{where}: output", out, expected, x.dtype,
+             _eval_variants(x, weight, bias, running[0], running[1], eps), EVAL_MISTAKES)
+    after = module.buffers()
+    for name in BUFFERS:
+        if not np.array_equal(before[name], after[name]):
+            raise CheckFailed(f"{where}: {name} changed in eval mode: running statistics updated in eval; "
+                              f"eval must use them and change nothing")
+    _student(module.set_training, True, what=f"{class_name}.train()")
+
+
+def _torch_module(class_name, c, eps, momentum, dtype, weight, bias):
+    module = getattr(torch.nn, class_name)(c, eps=eps, momentum=momentum).to(getattr(torch, dtype))
+    with torch.no_grad():
+        module.weight.copy_(torch.from_numpy(np.array(weight)))
+        module.bias.copy_(torch.from_numpy(np.array(bias)))
+    return module
+
+
+def _torch_step(module, x, dout):
+    module.train()
+    xt = torch.from_numpy(np.array(x)).requires_grad_(True)
+    module.zero_grad(set_to_none=True)
+    out = module(xt)
+    out.backward(torch.from_numpy(np.array(dout)))
+    return (out.detach().numpy(), xt.grad.numpy(),
+            {"weight": module.weight.grad.numpy().copy(), "bias": module.bias.grad.numpy().copy()},
+            {k: v.detach().numpy().copy() for k, v in module.named_buffers()})
+
+
+def _torch_eval(module, x):
+    module.eval()
+    with torch.no_grad():
+        out = module(torch.from_numpy(np.array(x))).numpy()
+    module.train()
+    return out
+
+
+def _visible_module(impl, class_name):
+    from autograder.references import load
+
+    ref = load(CHAPTER)
+    for case in ("a", "b"):
+        p = f"{class_name}_{case}_"
+        c, eps, momentum = int(ref[p + "c"]), float(ref[p + "eps"]), float(ref[p + "momentum"])
+        dtype = str(ref[p + "dtype"])
+        kwargs = {} if case == "a" else {"eps": eps, "momentum": momentum}
+        module = _new(impl, class_name, c, **kwargs)
+        _check_structure(impl, class_name, module)
+        if dtype != "float32":
+            _student(module.to_dtype, dtype, what=f"{class_name}.to({dtype})")
+        weight, bias = ref[p + "weight"], ref[p + "bias"]
+        _student(module.set_parameter, "weight", weight, what=f"{class_name}: setting weight")
+        _student(module.set_parameter, "bias", bias, what=f"{class_name}: setting bias")
+        running = (np.zeros(c), np.ones(c))
+        step = 1
+        while p + f"x{step}" in ref:
+            expected = (ref[p + f"out{step}"], ref[p + f"dx{step}"],
+                        {"weight": ref[p + f"dweight{step}"], "bias": ref[p + f"dbias{step}"]},
+                        {"running_mean": ref[p + f"running_mean{step}"], "running_var": ref[p + f"running_var{step}"],
+                         "num_batches_tracked": ref[p + f"num_batches_tracked{step}"]})
+            _module_step(class_name, module, ref[p + f"x{step}"], ref[p + f"dout{step}"], expected, step,
+                         weight, bias, running, eps, momentum)
+            running = (expected[3]["running_mean"], expected[3]["running_var"])
+            step += 1
+        _module_eval(class_name, module, ref[p + "x_eval"], ref[p + "out_eval"], weight, bias, running, eps)
+    _forbidden(impl, class_name)
+
+
+def _hidden_module(impl, class_name, shapes, single_value_shapes, ok_small_shape):
+    rng = np.random.default_rng()
+    module = _new(impl, class_name, 3)
+    _check_structure(impl, class_name, module)
+    for dtype in DTYPES:
+        for shape, eps, momentum in shapes:
+            c = shape[1]
+            kwargs = {} if (eps, momentum) == (1e-5, 0.1) else {"eps": eps, "momentum": momentum}
+            module = _new(impl, class_name, c, **kwargs)
+            if dtype != "float32":
+                _student(module.to_dtype, dtype, what=f"{class_name}.to({dtype})")
+            _, weight, bias = _random_inputs(rng, shape, dtype)
+            _student(module.set_parameter, "weight", weight, what=f"{class_name}: setting weight")
+            _student(module.set_parameter, "bias", bias, what=f"{class_name}: setting bias")
+            oracle = _torch_module(class_name, c, eps, momentum, dtype, weight, bias)
+            running = (np.zeros(c), np.ones(c))
+            for step in (1, 2, 3):
+                x, _, _ = _random_inputs(rng, shape, dtype)
+                dout = rng.normal(size=shape).astype(dtype)
+                expected = _torch_step(oracle, x, dout)
+                _module_step(class_name, module, x, dout, expected, step, weight, bias, running, eps, momentum)
+                running = (expected[3]["running_mean"], expected[3]["running_var"])
+            x_eval, _, _ = _random_inputs(rng, (max(1, shape[0] // 2),) + shape[1:], dtype)
+            _module_eval(class_name, module, x_eval, _torch_eval(oracle, x_eval), weight, bias, running, eps)
+            state = _student(module.state_dict, what=f"{class_name}.state_dict()")
+            for key, value in oracle.state_dict().items():
+                if key not in state:
+                    raise CheckFailed(f"{class_name}: state_dict has no {key!r}")
+                if key == "num_batches_tracked":
+                    if np.shape(state[key]) != () or int(state[key]) != int(value):
+                        raise CheckFailed(f"{class_name}: state_dict num_batches_tracked is {state[key]}, expected "
+                                          f"a 0-dimensional count of the training steps")
+                else:
+                    _compare(f"{class_name}: state_dict[{key!r}] after 3 training steps", state[key], value.numpy(), dtype)
+    _round_trip(impl, class_name, rng, shapes[-1][0])
+    for shape in single_value_shapes:
+        module = _new(impl, class_name, shape[1])
+        _expect_value_error(module.forward, np.ones(shape, np.float32), what=f"{class_name} in train mode on input {shape}",
+                            why="one value per channel has no variance; torch raises ValueError here too")
+        _student(module.set_training, False, what=f"{class_name}.eval()")
+        out = _student(module.forward, np.ones(shape, np.float32), what=f"{class_name} in eval mode on input {shape}")
+        _compare(f"{class_name} in eval mode on input {shape} (which must work)", out,
+                 np.full(shape, 1 / np.sqrt(1 + 1e-5)), "float32")
+    c = ok_small_shape[1]
+    x, weight, bias = _random_inputs(rng, ok_small_shape, "float64")
+    dout = rng.normal(size=ok_small_shape)
+    module = _new(impl, class_name, c)
+    _student(module.to_dtype, "float64", what=f"{class_name}.to(float64)")
+    _student(module.set_parameter, "weight", weight, what=f"{class_name}: setting weight")
+    _student(module.set_parameter, "bias", bias, what=f"{class_name}: setting bias")
+    expected = _torch_step(_torch_module(class_name, c, 1e-5, 0.1, "float64", weight, bias), x, dout)
+    _module_step(class_name, module, x, dout, expected, 1, weight, bias, (np.zeros(c), np.ones(c)), 1e-5, 0.1)
+    _forbidden(impl, class_name)
+
+
+def _round_trip(impl, class_name, rng, shape):
+    """torch's state_dict loads into the student's module and the student's into torch's; both then agree in eval."""
+    c = shape[1]
+    dtype = "float32"
+    x_eval, _, _ = _random_inputs(rng, shape, dtype)
+    # torch -> student
+    source = _torch_module(class_name, c, 1e-5, 0.1, dtype, *_random_inputs(rng, shape, dtype)[1:])
+    for _ in range(2):
+        _torch_step(source, _random_inputs(rng, shape, dtype)[0], rng.normal(size=shape).astype(dtype))
+    state = {k: v.detach().numpy().copy() for k, v in source.state_dict().items()}
+    student = _new(impl, class_name, c)
+    _student(student.load_state_dict, state, what=f"{class_name}.load_state_dict(torch.nn.{class_name}'s state_dict)")
+    loaded = student.state_dict()
+    for key, value in state.items():
+        if key not in loaded or np.shape(loaded[key]) != np.shape(value) or not np.allclose(loaded[key], value):
+            raise CheckFailed(f"{class_name}: after loading torch.nn.{class_name}'s state_dict, {key} differs")
+    _student(student.set_training, False, what=f"{class_name}.eval()")
+    out = _student(student.forward, x_eval, what=f"{class_name} (eval after loading torch's state_dict)")
+    _compare(f"{class_name} (eval after loading torch.nn.{class_name}'s state_dict): output", out,
+             _torch_eval(source, x_eval), dtype)
+    # student -> torch
+    student = _new(impl, class_name, c)
+    _, weight, bias = _random_inputs(rng, shape, dtype)
+    _student(student.set_parameter, "weight", weight, what=f"{class_name}: setting weight")
+    _student(student.set_parameter, "bias", bias, what=f"{class_name}: setting bias")
+    for _ in range(2):
+        _student(student.forward_backward, _random_inputs(rng, shape, dtype)[0], rng.normal(size=shape).astype(dtype),
+                 what=f"{class_name} (train)")
+    state = _student(student.state_dict, what=f"{class_name}.state_dict()")
+    target = getattr(torch.nn, class_name)(c)
+    try:
+        target.load_state_dict({k: torch.from_numpy(np.array(v)) for k, v in state.items()})
+    except Exception as error:  # noqa: BLE001 - the student's state_dict is what is wrong
+        raise CheckFailed(f"{class_name}: torch.nn.{class_name} cannot load your state_dict ({type(error).__name__}: "
+                          f"{str(error).splitlines()[0][:200]})") from None
+    _student(student.set_training, False, what=f"{class_name}.eval()")
+    out = _student(student.forward, x_eval, what=f"{class_name} (eval)")
+    _compare(f"{class_name}: torch.nn.{class_name} loaded with your state_dict gives a different eval output: yours",
+             out, _torch_eval(target, x_eval), dtype)
+
+
+def check_batchnorm1d(impl, hidden: bool) -> None:
+    if not hidden:
+        return _visible_module(impl, "BatchNorm1d")
+    shapes = [((4, 3), 1e-5, 0.1), ((16, 8), 1e-3, 0.3), ((2, 5), 1e-5, 0.1), ((4, 3, 5), 1e-5, 0.1),
+              ((8, 6, 7), 0.1, 0.05), ((1, 4, 6), 1e-5, 0.2), ((32, 16), 1e-5, 0.1)]
+    _hidden_module(impl, "BatchNorm1d", shapes, single_value_shapes=[(1, 3), (1, 3, 1)], ok_small_shape=(1, 3, 4))
+
+
+def check_batchnorm2d(impl, hidden: bool) -> None:
+    if not hidden:
+        return _visible_module(impl, "BatchNorm2d")
+    shapes = [((2, 3, 4, 4), 1e-5, 0.1), ((8, 4, 3, 5), 1e-3, 0.3), ((1, 2, 3, 3), 1e-5, 0.1),
+              ((4, 6, 2, 2), 0.1, 0.05), ((16, 8, 5, 5), 1e-5, 0.1)]
+    _hidden_module(impl, "BatchNorm2d", shapes, single_value_shapes=[(1, 3, 1, 1)], ok_small_shape=(1, 3, 2, 1))
+
+
+PARTS = {
+    "batchnorm_forward": check_batchnorm_forward,
+    "batchnorm_backward": check_batchnorm_backward,
+    "BatchNorm1d": check_batchnorm1d,
+    "BatchNorm2d": check_batchnorm2d,
+}
+
+
+# ---------------------------------------------------------------------------------------------
+# Reference outputs (python -m autograder references)
+
+
+def _agree(name, actual, expected, dtype):
+    if not _close(actual, expected, dtype):
+        raise AssertionError(f"reference {name}: the instructor solution disagrees with PyTorch")
+
+
+def build_references(ns: dict) -> dict[str, np.ndarray]:
+    """Fixed small cases run through the instructor solution, every value checked against PyTorch."""
+    from autograder.checks.adapter import LocalImplementation
+
+    impl = LocalImplementation(ns)
+    rng = np.random.default_rng(20240603)
+    refs: dict[str, np.ndarray] = {}
+
+    def forward_case(prefix, shape, dtype, bn_param):
+        x, gamma, beta = _random_inputs(rng, shape, dtype)
+        x[:, -1] = (x[:, -1] - x[:, -1].mean()) * 0.01  # a feature with a tiny variance: eps matters
+        refs.update({prefix + "x": x, prefix + "gamma": gamma, prefix + "beta": beta, prefix + "mode": np.array(bn_param["mode"])})
+        for key, value in bn_param.items():
+            if key != "mode":
+                refs[prefix + key] = np.asarray(value)
+        (out, _), args = impl.call("batchnorm_forward", x, gamma, beta, dict(bn_param))
+        t_out, t_rm, t_rv = _torch_functional(x, gamma, beta, bn_param, training=bn_param["mode"] == "train")
+        _agree(prefix + "out", out, t_out, dtype)
+        refs[prefix + "out"] = out
+        if bn_param["mode"] == "train":
+            _agree(prefix + "running_mean", args[3]["running_mean"], t_rm, dtype)
+            _agree(prefix + "running_var", args[3]["running_var"], t_rv, dtype)
+            refs[prefix + "running_mean_after"] = args[3]["running_mean"]
+            refs[prefix + "running_var_after"] = args[3]["running_var"]
+
+    forward_case("fwd_a_", (6, 4), "float64", {"mode": "train", "running_mean": rng.normal(size=4),
+                                                "running_var": rng.uniform(0.5, 2, size=4)})
+    forward_case("fwd_b_", (5, 3), "float32", {"mode": "train", "eps": 0.3, "momentum": 0.25})
+    forward_case("fwd_eval_", (3, 4), "float64", {"mode": "eval", "running_mean": rng.normal(size=4),
+                                                   "running_var": rng.uniform(0.5, 2, size=4)})
+
+    for case, shape, dtype, eps in (("a", (6, 4), "float64", 1e-5), ("b", (5, 3), "float32", 0.3)):
+        p = f"bwd_{case}_"
+        x, gamma, beta = _random_inputs(rng, shape, dtype)
+        dout = rng.normal(size=shape).astype(dtype)
+        (out, cache), _ = impl.call("batchnorm_forward", x, gamma, beta, {"mode": "train", "eps": eps})
+        (dx, dgamma, dbeta), _ = impl.call("batchnorm_backward", dout, cache)
+        t_out, t_dx, t_dgamma, t_dbeta = _torch_gradients(x, gamma, beta, dout, eps)
+        for name, mine, theirs in (("out", out, t_out), ("dx", dx, t_dx), ("dgamma", dgamma, t_dgamma), ("dbeta", dbeta, t_dbeta)):
+            _agree(p + name, mine, theirs, dtype)
+            refs[p + name] = mine
+        refs.update({p + "x": x, p + "gamma": gamma, p + "beta": beta, p + "dout": dout, p + "eps": np.array(eps)})
+
+    for class_name, shapes in (("BatchNorm1d", {"a": [(4, 3), (3, 3, 2)], "b": [(2, 3, 4)]}),
+                               ("BatchNorm2d", {"a": [(2, 3, 2, 2), (3, 3, 1, 2)], "b": [(2, 2, 3, 2)]})):
+        for case, steps in shapes.items():
+            p = f"{class_name}_{case}_"
+            eps, momentum, dtype = (1e-5, 0.1, "float32") if case == "a" else (0.1, 0.3, "float64")
+            c = steps[0][1]
+            module = impl.new_module(class_name, c, eps=eps, momentum=momentum)
+            module.to_dtype(dtype)
+            _, weight, bias = _random_inputs(rng, steps[0], dtype)
+            module.set_parameter("weight", weight)
+            module.set_parameter("bias", bias)
+            oracle = _torch_module(class_name, c, eps, momentum, dtype, weight, bias)
+            refs.update({p + "c": np.array(c), p + "eps": np.array(eps), p + "momentum": np.array(momentum),
+                         p + "dtype": np.array(dtype), p + "weight": weight, p + "bias": bias})
+            for step, shape in enumerate(steps, start=1):
+                x, _, _ = _random_inputs(rng, shape, dtype)
+                dout = rng.normal(size=shape).astype(dtype)
+                out, dx, grads = module.forward_backward(x, dout)
+                t_out, t_dx, t_grads, t_buffers = _torch_step(oracle, x, dout)
+                buffers = module.buffers()
+                values = {"out": (out, t_out), "dx": (dx, t_dx), "dweight": (grads["weight"], t_grads["weight"]),
+                          "dbias": (grads["bias"], t_grads["bias"]),
+                          "running_mean": (buffers["running_mean"], t_buffers["running_mean"]),
+                          "running_var": (buffers["running_var"], t_buffers["running_var"]),
+                          "num_batches_tracked": (buffers["num_batches_tracked"], t_buffers["num_batches_tracked"])}
+                for name, (mine, theirs) in values.items():
+                    _agree(f"{p}{name}{step}", mine, theirs, dtype)
+                    refs[f"{p}{name}{step}"] = mine
+                refs[f"{p}x{step}"], refs[f"{p}dout{step}"] = x, dout
+            x_eval, _, _ = _random_inputs(rng, (2,) + steps[0][1:], dtype)
+            module.set_training(False)
+            out = module.forward(x_eval)
+            _agree(p + "out_eval", out, _torch_eval(oracle, x_eval), dtype)
+            refs[p + "x_eval"], refs[p + "out_eval"] = x_eval, out
+    if impl.forbidden_seen:
+        raise AssertionError(f"the instructor solution calls forbidden operations: {impl.forbidden_seen}")
+    return refs

@@ -1,0 +1,608 @@
+"""Checks of chapter 02 (dropout): dropout_forward, dropout_backward and the Dropout module.
+
+Everything here talks to the student's code through `impl` (see adapter.py), so the same checks
+run in a notebook's self-check and, in the grading command, against a sandboxed worker.
+
+Randomness is never compared value by value: the mask of a forward pass is read from the zero
+pattern of the output on inputs that have no zeros, kept values must equal x / (1 - p), and the
+number of dropped units must lie within 6 binomial standard deviations of n * p (a false failure
+has probability below 1e-8 per draw). Any correct implementation passes, whatever way it draws
+its mask (bool or 0/1, uniform comparisons, binomial or Bernoulli draws).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from autograder.checks.adapter import CheckFailed, Rng, StudentError
+
+CHAPTER = "02_dropout"
+
+FORBIDDEN_MESSAGE = ("calls torch.nn.functional.dropout (or an nn dropout module): "
+                     "implement the mask yourself")
+SIGMAS = 6.0
+TOL = {np.dtype(np.float32): dict(rtol=1e-5, atol=1e-6), np.dtype(np.float64): dict(rtol=1e-10, atol=1e-12)}
+
+
+# --------------------------------------------------------------------------------------------
+# helpers
+# --------------------------------------------------------------------------------------------
+def _tol(dtype) -> dict:
+    return TOL.get(np.dtype(dtype), TOL[np.dtype(np.float32)])
+
+
+def _no_zero_input(rng: np.random.Generator, shape, dtype) -> np.ndarray:
+    """Values in +-[0.5, 2]: no zeros, so the zeros of an output are exactly the dropped units."""
+    magnitude = rng.uniform(0.5, 2.0, size=shape)
+    sign = np.where(rng.random(shape) < 0.5, -1.0, 1.0)
+    return (sign * magnitude).astype(dtype)
+
+
+def _fresh_seed(rng: np.random.Generator) -> int:
+    return int(rng.integers(0, 2**31 - 1))
+
+
+def _short(values: np.ndarray, n: int = 3) -> str:
+    flat = np.asarray(values, dtype=float).ravel()[:n]
+    return "[" + ", ".join(f"{v:.4g}" for v in flat) + (", ...]" if np.size(values) > n else "]")
+
+
+def _student_error(name: str, what: str, error: StudentError) -> CheckFailed:
+    if error.is_a("NotImplementedError"):
+        return CheckFailed(f"`{name}` is not implemented yet (it raised NotImplementedError): "
+                           "write your code in its cell and run that cell")
+    return CheckFailed(f"{what} raised {error}")
+
+
+def _check_forbidden(impl) -> None:
+    if impl.forbidden_seen:
+        raise CheckFailed(FORBIDDEN_MESSAGE + f" (seen: {', '.join(sorted(impl.forbidden_seen))})")
+
+
+def _fraction_bound(n: int, p: float) -> float:
+    return SIGMAS * np.sqrt(n * p * (1.0 - p)) + 1.0
+
+
+def _check_drop_count(n_dropped: int, n: int, p: float, who: str) -> None:
+    """n_dropped ~ Binomial(n, p) for a correct implementation: 6-sigma bound."""
+    if abs(n_dropped - n * p) <= _fraction_bound(n, p):
+        return
+    if abs(n_dropped - n * (1.0 - p)) <= _fraction_bound(n, p):
+        raise CheckFailed(f"{who} dropped {n_dropped} of {n} units with p = {p}: about a fraction "
+                          f"1 - p. Your p behaves like a keep probability; in PyTorch p is the DROP "
+                          f"probability (keep each unit with probability 1 - p)")
+    raise CheckFailed(f"{who} dropped {n_dropped} of {n} units ({n_dropped / n:.3f}) with p = {p}: "
+                      f"far more than chance allows from a fraction p. Each unit must be dropped "
+                      f"independently with probability p")
+
+
+def _diagnose_kept_values(x_kept: np.ndarray, out_kept: np.ndarray, p: float, who: str, dtype) -> None:
+    """Kept values must be x / (1 - p); name the usual wrong scalings."""
+    tol = _tol(dtype)
+    if x_kept.size == 0 or np.allclose(out_kept, x_kept / (1.0 - p), **tol):
+        return
+    if np.allclose(out_kept, x_kept, **tol):
+        raise CheckFailed(f"{who}: kept values are not scaled: inverted dropout multiplies them by "
+                          f"1/(1 - p) during training (p = {p}: x = {_short(x_kept)} should give "
+                          f"{_short(x_kept / (1 - p))}, you return {_short(out_kept)})")
+    if p > 0 and np.allclose(out_kept, x_kept / p, **tol):
+        raise CheckFailed(f"{who}: kept values are scaled by 1/p instead of 1/(1 - p): your p behaves "
+                          f"like a keep probability; in PyTorch p is the DROP probability")
+    if np.allclose(out_kept, x_kept * (1.0 - p), **tol):
+        raise CheckFailed(f"{who}: kept values are multiplied by (1 - p); inverted dropout divides by "
+                          f"(1 - p) during training (and leaves eval alone)")
+    raise CheckFailed(f"{who}: kept values should be x / (1 - p) (p = {p}: x = {_short(x_kept)} should give "
+                      f"{_short(x_kept / (1 - p))}, you return {_short(out_kept)})")
+
+
+# --------------------------------------------------------------------------------------------
+# dropout_forward
+# --------------------------------------------------------------------------------------------
+def _forward(impl, x, p, train=True, rng=None, what=None):
+    """Call dropout_forward; return (out, mask, x_after) after checking the result's form."""
+    what = what or f"dropout_forward(x of shape {x.shape}, p={p}, train={train})"
+    try:
+        result, args_after = impl.call("dropout_forward", x, p, train=train, rng=rng)
+    except StudentError as error:
+        raise _student_error("dropout_forward", what, error) from None
+    if not isinstance(result, tuple) or len(result) != 2:
+        raise CheckFailed(f"{what} must return a pair (out, mask), got {type(result).__name__}")
+    out, mask = result
+    if not isinstance(out, np.ndarray) or out.shape != x.shape:
+        raise CheckFailed(f"{what}: out must be an array of x's shape {x.shape}, got "
+                          f"{getattr(out, 'shape', type(out).__name__)}")
+    if train and mask is not None:
+        if not isinstance(mask, np.ndarray) or mask.shape != x.shape:
+            raise CheckFailed(f"{what}: mask must be an array of x's shape {x.shape}, got "
+                              f"{getattr(mask, 'shape', type(mask).__name__)}")
+        if not np.all((mask == 0) | (mask == 1)):
+            raise CheckFailed(f"{what}: mask must hold only True/False (or 1/0), found {_short(np.unique(mask))}; "
+                              "scaling belongs in out, not in the mask")
+    x_after = args_after[0] if args_after else x
+    if isinstance(x_after, np.ndarray) and not np.array_equal(x_after, x):
+        raise CheckFailed(f"{what} changed its input x in place: return a new array")
+    return out, mask, what
+
+
+def _check_train_forward(impl, x, p, rng) -> np.ndarray:
+    """One training-mode call on an input without zeros: form, zeros where dropped, kept = x/(1-p)."""
+    out, mask, what = _forward(impl, x, p, train=True, rng=rng)
+    if mask is None:
+        raise CheckFailed(f"{what}: mask is None in training mode; return the mask you drew (True = kept)")
+    if not np.all(np.isfinite(out)):
+        if p == 1.0:
+            raise CheckFailed(f"{what}: out holds NaN or inf at p = 1; p == 1 must give zeros, never NaN "
+                              "(1 - p is 0: do not divide by it)")
+        raise CheckFailed(f"{what}: out holds NaN or inf")
+    keep = mask.astype(bool)
+    if np.any(out[~keep] != 0):
+        if not np.any(out[keep] != 0) and keep.any():
+            raise CheckFailed(f"{what}: out is zero where mask is True: mask must be True where a unit is KEPT")
+        raise CheckFailed(f"{what}: out is not zero where mask is False (dropped units must give 0)")
+    if p == 1.0:
+        if keep.any():
+            raise CheckFailed(f"{what}: with p = 1 every unit is dropped, but mask marks some as kept")
+        return keep
+    if np.any(out[keep] == 0):
+        raise CheckFailed(f"{what}: out is zero where mask is True (kept units): out must be x * mask / (1 - p)")
+    _diagnose_kept_values(x[keep], out[keep], p, what, x.dtype)
+    return keep
+
+
+def _check_eval_forward(impl, x, p) -> None:
+    out, mask, what = _forward(impl, x, p, train=False)
+    if not np.array_equal(out, x):
+        if np.allclose(out, x * (1.0 - p), **_tol(x.dtype)) and p not in (0.0,):
+            raise CheckFailed(f"{what}: eval output is scaled by (1 - p): with inverted dropout eval is the "
+                              "identity (the scaling already happened during training)")
+        if np.any((out == 0) & (x != 0)):
+            raise CheckFailed(f"{what}: units are dropped in eval mode (train=False): eval must return x unchanged")
+        raise CheckFailed(f"{what}: eval output must equal x (you return {_short(out)} for x = {_short(x)})")
+    if mask is not None:
+        raise CheckFailed(f"{what}: mask must be None in eval mode (nothing is dropped); "
+                          "did you draw a mask although train=False?")
+
+
+def _check_invalid_p(impl, x, p) -> None:
+    try:
+        impl.call("dropout_forward", x, p, train=True, rng=Rng(0))
+    except StudentError as error:
+        if error.is_a("ValueError"):
+            return
+        raise _student_error("dropout_forward", f"dropout_forward(x, p={p})", error) from None
+    raise CheckFailed(f"dropout_forward(x, p={p}) must raise ValueError: p is a probability in [0, 1]")
+
+
+def check_dropout_forward(impl, hidden: bool) -> None:
+    if not hidden:
+        from autograder.references import load
+
+        ref = load(CHAPTER)
+        p = float(ref["fwd_p"])
+        for name in ("fwd_x", "fwd_x32"):
+            _check_train_forward(impl, ref[name], p, Rng(0))
+        _check_eval_forward(impl, ref["fwd_x"], p)
+        # p == 1: zeros, never NaN; p == 0: the identity
+        keep = _check_train_forward(impl, ref["fwd_x"], 1.0, Rng(1))
+        out, _, what = _forward(impl, ref["fwd_x"], 1.0, rng=Rng(1))
+        if not np.array_equal(out, ref["fwd_p1_out"]):
+            raise CheckFailed(f"{what}: p == 1 must give zeros")
+        del keep
+        out, _, what = _forward(impl, ref["fwd_x"], 0.0, rng=Rng(2))
+        if not np.allclose(out, ref["fwd_x"], **_tol(np.float64)):
+            raise CheckFailed(f"{what}: p == 0 drops nothing: out must equal x")
+        keep = _check_train_forward(impl, ref["frac_x"], float(ref["frac_p"]), Rng(3))
+        _check_drop_count(int((~keep).sum()), keep.size, float(ref["frac_p"]), "dropout_forward")
+        _check_forbidden(impl)
+        return
+
+    rng = np.random.default_rng()  # fresh at grading time: the checks do not depend on it
+    shapes = [(7,), (3, 4), (2, 3, 4, 5), (16, 1, 28, 28)]
+    for dtype in (np.float32, np.float64):
+        for shape, p in zip(shapes, (0.1, 0.25, 0.5, 0.8)):
+            x = _no_zero_input(rng, shape, dtype)
+            _check_train_forward(impl, x, p, Rng(_fresh_seed(rng)))
+            _check_eval_forward(impl, x, p)
+    # the drop fraction, for several p, on inputs large enough for a tight binomial bound
+    for p in (0.1, 0.3, 0.5, 0.9):
+        x = _no_zero_input(rng, (200, 150), np.float64)
+        keep = _check_train_forward(impl, x, p, Rng(_fresh_seed(rng)))
+        _check_drop_count(int((~keep).sum()), keep.size, p, "dropout_forward")
+    # edge cases: p = 0 (identity), p = 1 (zeros, no NaN), also in float32, also in eval mode
+    for dtype in (np.float32, np.float64):
+        x = _no_zero_input(rng, (5, 6), dtype)
+        out, mask, what = _forward(impl, x, 0.0, rng=Rng(_fresh_seed(rng)))
+        if not np.allclose(out, x, **_tol(dtype)) or (mask is not None and not np.all(mask)):
+            raise CheckFailed(f"{what}: p == 0 drops nothing: out must equal x and mask keep every unit")
+        _check_train_forward(impl, x, 1.0, Rng(_fresh_seed(rng)))
+        out, _, what = _forward(impl, x, 1.0, rng=Rng(_fresh_seed(rng)))
+        if np.any(out != 0):
+            raise CheckFailed(f"{what}: p == 1 must give zeros")
+        _check_eval_forward(impl, x, 1.0)
+        _check_eval_forward(impl, x, 0.0)
+    # invalid p
+    x = _no_zero_input(rng, (3, 4), np.float64)
+    for p in (-0.1, 1.5, 2.0):
+        _check_invalid_p(impl, x, p)
+    # the mask comes from rng: the same generator seed gives the same mask ...
+    x = _no_zero_input(rng, (64, 64), np.float64)
+    seed = _fresh_seed(rng)
+    first = _check_train_forward(impl, x, 0.5, Rng(seed))
+    second = _check_train_forward(impl, x, 0.5, Rng(seed))
+    if not np.array_equal(first, second):
+        raise CheckFailed("dropout_forward: two calls with generators of the same seed gave different masks: "
+                          "draw the mask from `rng` (use np.random.default_rng() only when rng is None)")
+    # ... and rng=None draws a fresh mask each call
+    first = _check_train_forward(impl, x, 0.5, None)
+    second = _check_train_forward(impl, x, 0.5, None)
+    if np.array_equal(first, second):
+        raise CheckFailed("dropout_forward with rng=None returned the same mask twice: "
+                          "rng=None means a fresh np.random.default_rng() on every call")
+    _check_forbidden(impl)
+
+
+# --------------------------------------------------------------------------------------------
+# dropout_backward
+# --------------------------------------------------------------------------------------------
+def _backward(impl, dout, mask, p, what=None):
+    what = what or f"dropout_backward(dout of shape {dout.shape}, mask, p={p})"
+    try:
+        result, args_after = impl.call("dropout_backward", dout, mask, p)
+    except StudentError as error:
+        raise _student_error("dropout_backward", what, error) from None
+    if not isinstance(result, np.ndarray) or result.shape != dout.shape:
+        raise CheckFailed(f"{what} must return dx, an array of dout's shape {dout.shape}, got "
+                          f"{getattr(result, 'shape', type(result).__name__)}")
+    if args_after and isinstance(args_after[0], np.ndarray) and not np.array_equal(args_after[0], dout):
+        raise CheckFailed(f"{what} changed dout in place: return a new array")
+    return result, what
+
+
+def _check_backward_against(impl, dout, mask, p, expected) -> None:
+    """dx for a known mask: compare with `expected` and name the likely mistake."""
+    dx, what = _backward(impl, dout, mask, p)
+    if not np.all(np.isfinite(dx)):
+        if p == 1.0:
+            raise CheckFailed(f"{what}: dx holds NaN or inf at p = 1; p == 1 must give zeros, never NaN "
+                              "(1 - p is 0: do not divide by it)")
+        raise CheckFailed(f"{what}: dx holds NaN or inf")
+    tol = _tol(dout.dtype)
+    if np.allclose(dx, expected, **tol):
+        return
+    keep = mask.astype(bool)
+    if np.any((dx != 0) != keep) and np.all(dout != 0):
+        raise CheckFailed(f"{what}: dx is not zero exactly where the given mask drops units: backward must "
+                          "reuse the forward's mask (passed in as `mask`), not draw a new one")
+    if p < 1 and np.allclose(dx, dout * keep, **tol):
+        raise CheckFailed(f"{what}: dx is not scaled: backward must multiply by 1/(1 - p) like the forward "
+                          f"(you return {_short(dx[keep])} where dout is {_short(dout[keep])})")
+    if p > 0 and np.allclose(dx, dout * keep / p, **tol):
+        raise CheckFailed(f"{what}: dx is scaled by 1/p instead of 1/(1 - p): p is the DROP probability")
+    raise CheckFailed(f"{what}: dx should be dout * mask / (1 - p) (you return {_short(dx)} "
+                      f"where dout is {_short(dout)})")
+
+
+def _numeric_gradient(f, x: np.ndarray, h: float = 1e-6) -> np.ndarray:
+    grad = np.zeros_like(x)
+    flat, gflat = x.reshape(-1), grad.reshape(-1)
+    for i in range(flat.size):
+        old = flat[i]
+        flat[i] = old + h
+        plus = f(x)
+        flat[i] = old - h
+        minus = f(x)
+        flat[i] = old
+        gflat[i] = (plus - minus) / (2 * h)
+    return grad
+
+
+def check_dropout_backward(impl, hidden: bool) -> None:
+    if not hidden:
+        from autograder.references import load
+
+        ref = load(CHAPTER)
+        _check_backward_against(impl, ref["bwd_dout"], ref["bwd_mask"], float(ref["bwd_p"]), ref["bwd_dx"])
+        _check_backward_against(impl, ref["bwd_dout32"], ref["bwd_mask32"], float(ref["bwd_p32"]), ref["bwd_dx32"])
+        dx, what = _backward(impl, ref["bwd_dout"], None, float(ref["bwd_p"]))
+        if not np.array_equal(dx, ref["bwd_dout"]):
+            raise CheckFailed(f"{what} with mask None (eval mode) must return dout unchanged")
+        _check_backward_against(impl, ref["bwd_dout"], ref["bwd_mask"], 1.0, np.zeros_like(ref["bwd_dout"]))
+        _check_forbidden(impl)
+        return
+
+    import torch
+
+    rng = np.random.default_rng()
+    shapes = [(5,), (4, 6), (2, 3, 4, 5), (32, 100)]
+    for dtype in (np.float32, np.float64):
+        for shape, p in zip(shapes, (0.2, 0.5, 0.75, 0.1)):
+            dout = _no_zero_input(rng, shape, dtype)
+            mask = rng.random(shape) >= p
+            # oracle: torch autograd through x * mask / (1 - p) on the same mask
+            xt = torch.zeros(shape, dtype=torch.float64, requires_grad=True)
+            (xt * torch.from_numpy(mask) / (1.0 - p)).backward(torch.from_numpy(dout.astype(np.float64)))
+            _check_backward_against(impl, dout, mask, p, xt.grad.numpy().astype(dtype))
+    # numeric gradient check in float64 of L(x) = sum(dout * x * mask / (1 - p))
+    for shape, p in (((3, 4), 0.3), ((2, 2, 3), 0.6)):
+        dout = _no_zero_input(rng, shape, np.float64)
+        mask = rng.random(shape) >= p
+        x0 = rng.standard_normal(shape)
+        numeric = _numeric_gradient(lambda x: float(np.sum(dout * x * mask / (1.0 - p))), x0.copy())
+        dx, what = _backward(impl, dout, mask, p)
+        if not np.allclose(dx, numeric, rtol=1e-6, atol=1e-8):
+            _check_backward_against(impl, dout, mask, p, numeric)  # names the mistake
+            raise CheckFailed(f"{what}: dx disagrees with the numerical gradient of the forward pass")
+    # edge cases: mask None returns dout; p == 1 gives zeros (never NaN); p == 0 returns dout
+    for dtype in (np.float32, np.float64):
+        dout = _no_zero_input(rng, (6, 7), dtype)
+        dx, what = _backward(impl, dout, None, 0.5)
+        if not np.array_equal(dx, dout):
+            raise CheckFailed(f"{what} with mask None (eval mode) must return dout unchanged")
+        _check_backward_against(impl, dout, np.zeros((6, 7), dtype=bool), 1.0, np.zeros_like(dout))
+        _check_backward_against(impl, dout, np.ones((6, 7), dtype=bool), 0.0, dout)
+    # backward uses the mask of the forward pass (when the student's forward works at all)
+    x = _no_zero_input(rng, (40, 50), np.float64)
+    dout = _no_zero_input(rng, (40, 50), np.float64)
+    try:
+        (out, mask), _ = impl.call("dropout_forward", x, 0.4, train=True, rng=Rng(_fresh_seed(rng)))
+        usable = isinstance(mask, np.ndarray) and mask.shape == x.shape and np.all((mask == 0) | (mask == 1))
+    except (StudentError, CheckFailed, TypeError, ValueError):
+        usable = False
+    if usable:
+        dx, what = _backward(impl, dout, mask, 0.4)
+        if np.any((dx != 0) != mask.astype(bool)):
+            raise CheckFailed(f"{what}: with the mask from your dropout_forward, dx is not zero exactly where "
+                              "that mask drops units: backward must reuse the forward's mask")
+    _check_forbidden(impl)
+
+
+# --------------------------------------------------------------------------------------------
+# Dropout (torch.nn.Module)
+# --------------------------------------------------------------------------------------------
+def _new_dropout(impl, *args, **kwargs):
+    what = "Dropout(" + ", ".join([repr(a) for a in args] + [f"{k}={v!r}" for k, v in kwargs.items()]) + ")"
+    try:
+        return impl.new_module("Dropout", *args, **kwargs), what
+    except StudentError as error:
+        raise _student_error("Dropout", what, error) from None
+
+
+def _module_call(what, fn, *args, **kwargs):
+    try:
+        return fn(*args, **kwargs)
+    except StudentError as error:
+        raise _student_error("Dropout", what, error) from None
+
+
+def _check_module_train(module, what, x, p, dout=None, seed=None) -> np.ndarray:
+    """Training-mode forward (and backward if dout is given): zeros = dropped, kept = x/(1-p)."""
+    call = f"{what} in training mode on x of shape {x.shape} ({x.dtype})"
+    if dout is None:
+        out = _module_call(call, module.forward, x, seed=seed)
+        dx = None
+    else:
+        out, dx, grads = _module_call(call, module.forward_backward, x, dout, seed=seed)
+    if not isinstance(out, np.ndarray) or out.shape != x.shape:
+        raise CheckFailed(f"{call}: the output must have the input's shape {x.shape}, got "
+                          f"{getattr(out, 'shape', type(out).__name__)}")
+    if out.dtype != x.dtype:
+        raise CheckFailed(f"{call}: the output has dtype {out.dtype}; it must keep the input's dtype {x.dtype} "
+                          "(like torch.nn.Dropout)")
+    if not np.all(np.isfinite(out)):
+        if p == 1.0:
+            raise CheckFailed(f"{call}: the output holds NaN or inf at p = 1; p == 1 must give zeros, never NaN")
+        raise CheckFailed(f"{call}: the output holds NaN or inf")
+    keep = out != 0  # x has no zeros
+    if p < 1.0:
+        _diagnose_kept_values(x[keep], out[keep], p, call, x.dtype)
+    if dx is not None:
+        if not np.all(np.isfinite(dx)):
+            raise CheckFailed(f"{call}: the input gradient holds NaN or inf" +
+                              (" at p = 1 (guard the division by 1 - p)" if p == 1.0 else ""))
+        expected = np.where(keep, dout / (1.0 - p) if p < 1.0 else 0.0, 0.0)
+        if not np.allclose(dx, expected, **_tol(x.dtype)):
+            raise CheckFailed(f"{call}: the input gradient should be dout * mask / (1 - p) with the mask of this "
+                              "forward pass (build the output from x with torch operations so autograd sees them)")
+    return keep
+
+
+def _check_module_eval(module, what, x, dout, p) -> None:
+    call = f"{what} in eval mode"
+    out, dx, _ = _module_call(call, module.forward_backward, x, dout)
+    if not np.array_equal(out, x):
+        if p > 0 and np.allclose(out, x * (1.0 - p), **_tol(x.dtype)):
+            raise CheckFailed(f"{call}: eval output is scaled: with inverted dropout eval is the identity")
+        if np.any((out == 0) & (x != 0)):
+            raise CheckFailed(f"{call}: the module still drops units after .eval(): check self.training in "
+                              "forward and return the input unchanged when it is False")
+        raise CheckFailed(f"{call}: the output must be the input unchanged")
+    if not np.array_equal(dx, dout):
+        raise CheckFailed(f"{call}: the input gradient must be dout unchanged (the identity)")
+
+
+def _set_training(module, what, training: bool) -> None:
+    _module_call(f"{what}.train({training})", module.set_training, training)
+    if module.is_training() != training:
+        raise CheckFailed(f"{what}.train({training}) left module.training at {not training}")
+
+
+def check_Dropout(impl, hidden: bool) -> None:
+    if not hidden:
+        from autograder.references import load
+
+        ref = load(CHAPTER)
+        p = float(ref["mod_p"])
+        module, what = _new_dropout(impl, p=p)
+        x, dout = ref["mod_x"], ref["mod_dout"]
+        keep = _check_module_train(module, what, x, p, dout=dout, seed=0)
+        _check_drop_count(int((~keep).sum()), keep.size, p, what)
+        _set_training(module, what, False)
+        _check_module_eval(module, what, x, dout, p)
+        module1, what1 = _new_dropout(impl, p=1.0)
+        _check_module_train(module1, what1, x, 1.0, seed=1)
+        out = _module_call(what1, module1.forward, x, seed=1)
+        if not np.array_equal(out, ref["mod_p1_out"]):
+            raise CheckFailed(f"{what1} in training mode must give zeros")
+        _check_forbidden(impl)
+        return
+
+    import torch
+
+    rng = np.random.default_rng()
+    # constructor: p positional or keyword, default 0.5, ValueError outside [0, 1]
+    for bad in (-0.1, 1.5):
+        try:
+            impl.new_module("Dropout", p=bad)
+        except StudentError as error:
+            if error.is_a("NotImplementedError"):
+                raise _student_error("Dropout", f"Dropout(p={bad})", error) from None
+            if not error.is_a("ValueError"):
+                raise CheckFailed(f"Dropout(p={bad}) raised {error}; it must raise ValueError") from None
+        else:
+            raise CheckFailed(f"Dropout(p={bad}) must raise ValueError: p is a probability in [0, 1]")
+    default, what_default = _new_dropout(impl)
+    if not default.is_training():
+        raise CheckFailed("a new Dropout must start in training mode (call super().__init__() first)")
+    x = _no_zero_input(rng, (300, 200), np.float32)
+    keep = _check_module_train(default, what_default, x, 0.5)
+    _check_drop_count(int((~keep).sum()), keep.size, 0.5, what_default + " (the default p is 0.5)")
+    # no parameters or state that torch.nn.Dropout lacks
+    reference = torch.nn.Dropout(p=0.3)
+    module, what = _new_dropout(impl, 0.3)
+    extra = sorted(set(module.parameters()) - {n for n, _ in reference.named_parameters()})
+    if extra:
+        raise CheckFailed(f"{what} has parameters {extra}; dropout has none (torch.nn.Dropout has no parameters): "
+                          "keep p as a plain attribute")
+    extra = sorted(set(_module_call(what, module.state_dict)) - set(reference.state_dict()))
+    if extra:
+        raise CheckFailed(f"{what}.state_dict() has entries {extra} that torch.nn.Dropout's lacks: "
+                          "keep p as a plain attribute, not a buffer")
+    # shapes and dtypes, forward and backward, several p
+    shapes = [(8, 10), (4, 3, 5, 5), (2, 16, 7), (100,)]
+    for dtype in (np.float32, np.float64):
+        for shape, p in zip(shapes, (0.1, 0.3, 0.6, 0.9)):
+            module, what = _new_dropout(impl, p=p)
+            x = _no_zero_input(rng, shape, dtype)
+            dout = _no_zero_input(rng, shape, dtype)
+            _check_module_train(module, what, x, p, dout=dout)
+            _set_training(module, what, False)
+            _check_module_eval(module, what, x, dout, p)
+            _set_training(module, what, True)
+            _check_module_train(module, what, x, p)
+    # the drop fraction for several p; the output scaling with p positional
+    for p in (0.2, 0.7):
+        module, what = _new_dropout(impl, p)
+        x = _no_zero_input(rng, (250, 200), np.float64)
+        keep = _check_module_train(module, what, x, p)
+        _check_drop_count(int((~keep).sum()), keep.size, p, what)
+    # a fresh mask on each call; torch.manual_seed reproduces it
+    module, what = _new_dropout(impl, p=0.5)
+    x = _no_zero_input(rng, (64, 64), np.float32)
+    first = _check_module_train(module, what, x, 0.5)
+    second = _check_module_train(module, what, x, 0.5)
+    if np.array_equal(first, second):
+        raise CheckFailed(f"{what} dropped the same units on two calls: draw a fresh mask in every forward call")
+    seed = _fresh_seed(rng)
+    first = _check_module_train(module, what, x, 0.5, seed=seed)
+    second = _check_module_train(module, what, x, 0.5, seed=seed)
+    if not np.array_equal(first, second):
+        raise CheckFailed(f"{what}: torch.manual_seed(s) before two calls gave different masks: draw the mask "
+                          "with torch's random number generator (e.g. torch.rand_like), not NumPy's")
+    other = _check_module_train(module, what, x, 0.5, seed=seed + 1)
+    if np.array_equal(first, other):
+        raise CheckFailed(f"{what}: different torch seeds gave the same mask: draw it with torch's generator")
+    # edge cases: p = 0 is the identity in training too; p = 1 gives zeros and zero gradients
+    for dtype in (np.float32, np.float64):
+        x = _no_zero_input(rng, (6, 9), dtype)
+        dout = _no_zero_input(rng, (6, 9), dtype)
+        module, what = _new_dropout(impl, p=0.0)
+        out, dx, _ = _module_call(what, module.forward_backward, x, dout)
+        if not (np.allclose(out, x, **_tol(dtype)) and np.allclose(dx, dout, **_tol(dtype))):
+            raise CheckFailed(f"{what} in training mode must be the identity (nothing dropped, scale 1)")
+        module, what = _new_dropout(impl, p=1.0)
+        out, dx, _ = _module_call(what, module.forward_backward, x, dout)
+        if not (np.all(np.isfinite(out)) and np.all(np.isfinite(dx))):
+            raise CheckFailed(f"{what}: output or gradient holds NaN or inf; p == 1 must give zeros, never NaN")
+        if np.any(out != 0) or np.any(dx != 0):
+            raise CheckFailed(f"{what} in training mode must give zeros (and zero gradients)")
+        _set_training(module, what, False)
+        _check_module_eval(module, what, x, dout, 1.0)
+    _check_forbidden(impl)
+
+
+# --------------------------------------------------------------------------------------------
+# references
+# --------------------------------------------------------------------------------------------
+def build_references(ns: dict) -> dict[str, np.ndarray]:
+    """Inputs and expected outputs of the visible checks, each checked against the formula/torch."""
+    import torch
+
+    rng = np.random.default_rng(2024)
+    forward, backward, module_cls = ns["dropout_forward"], ns["dropout_backward"], ns["Dropout"]
+    refs: dict[str, np.ndarray] = {
+        "fwd_x": _no_zero_input(rng, (4, 6), np.float64),
+        "fwd_x32": _no_zero_input(rng, (3, 5), np.float32),
+        "fwd_p": np.array(0.25),
+        "frac_x": _no_zero_input(rng, (50, 40), np.float64),
+        "frac_p": np.array(0.3),
+    }
+    # the instructor's forward obeys the formula on its own mask; eval is the identity; p=1 zeros
+    for name, p in (("fwd_x", 0.25), ("fwd_x32", 0.25), ("frac_x", 0.3), ("fwd_x", 1.0), ("fwd_x", 0.0)):
+        x = refs[name]
+        out, mask = forward(x.copy(), p, train=True, rng=np.random.default_rng(0))
+        expected = np.zeros_like(x) if p == 1.0 else x * mask / (1.0 - p)
+        if not np.allclose(out, expected, **_tol(x.dtype)):
+            raise AssertionError(f"instructor dropout_forward disagrees with x * mask / (1 - p) on {name}, p={p}")
+    out, mask = forward(refs["fwd_x"].copy(), 0.25, train=False)
+    if mask is not None or not np.array_equal(out, refs["fwd_x"]):
+        raise AssertionError("instructor dropout_forward is not the identity in eval mode")
+    refs["fwd_p1_out"] = np.zeros_like(refs["fwd_x"])
+    out, _ = forward(refs["fwd_x"].copy(), 1.0, train=True, rng=np.random.default_rng(0))
+    if not np.array_equal(out, refs["fwd_p1_out"]):
+        raise AssertionError("instructor dropout_forward(p=1) is not zeros")
+
+    # backward on a fixed mask, against torch autograd of x * mask / (1 - p)
+    for suffix, shape, p, dtype in (("", (4, 6), 0.25, np.float64), ("32", (3, 5), 0.6, np.float32)):
+        dout = _no_zero_input(rng, shape, dtype)
+        mask = rng.random(shape) >= p
+        mask.flat[0], mask.flat[1] = True, False  # both kinds present, whatever the draw
+        dx = np.asarray(backward(dout.copy(), mask.copy(), p))
+        xt = torch.zeros(shape, dtype=torch.float64, requires_grad=True)
+        (xt * torch.from_numpy(mask) / (1.0 - p)).backward(torch.from_numpy(dout.astype(np.float64)))
+        if not np.allclose(dx, xt.grad.numpy(), **_tol(dtype)):
+            raise AssertionError(f"instructor dropout_backward disagrees with torch autograd ({dtype.__name__})")
+        refs.update({f"bwd_dout{suffix}": dout, f"bwd_mask{suffix}": mask, f"bwd_p{suffix}": np.array(p),
+                     f"bwd_dx{suffix}": xt.grad.numpy().astype(dtype)})
+    if not np.array_equal(backward(refs["bwd_dout"], None, 0.25), refs["bwd_dout"]):
+        raise AssertionError("instructor dropout_backward(mask=None) is not dout")
+
+    # the module: formula on the zero pattern, and torch.nn.Dropout's eval identity
+    refs["mod_x"] = _no_zero_input(rng, (40, 50), np.float32)
+    refs["mod_dout"] = _no_zero_input(rng, (40, 50), np.float32)
+    refs["mod_p"] = np.array(0.25)
+    refs["mod_p1_out"] = np.zeros_like(refs["mod_x"])
+    m = module_cls(p=0.25)
+    xt = torch.from_numpy(refs["mod_x"].copy()).requires_grad_(True)
+    torch.manual_seed(0)
+    out = m(xt)
+    out.backward(torch.from_numpy(refs["mod_dout"]))
+    keep = out.detach().numpy() != 0
+    if not np.allclose(out.detach().numpy(), np.where(keep, refs["mod_x"] / 0.75, 0), **_tol(np.float32)):
+        raise AssertionError("instructor Dropout disagrees with x * mask / (1 - p)")
+    if not np.allclose(xt.grad.numpy(), np.where(keep, refs["mod_dout"] / 0.75, 0), **_tol(np.float32)):
+        raise AssertionError("instructor Dropout's gradient disagrees with dout * mask / (1 - p)")
+    m.eval()
+    torch_eval = torch.nn.Dropout(0.25).eval()
+    x = torch.from_numpy(refs["mod_x"])
+    if not torch.equal(m(x), torch_eval(x)):
+        raise AssertionError("instructor Dropout in eval mode differs from torch.nn.Dropout")
+    m1 = module_cls(p=1.0)
+    if not torch.equal(m1(x), torch.nn.Dropout(1.0)(x)) or not torch.equal(m1(x), torch.from_numpy(refs["mod_p1_out"])):
+        raise AssertionError("instructor Dropout(p=1) differs from torch.nn.Dropout(p=1)")
+    return refs
+
+
+PARTS = {
+    "dropout_forward": check_dropout_forward,
+    "dropout_backward": check_dropout_backward,
+    "Dropout": check_Dropout,
+}
