@@ -21,8 +21,7 @@ EVASIVE_CALLS = {"getattr", "__import__", "eval", "exec", "compile", "globals", 
 EVASIVE_ATTRIBUTES = {"_C", "ops", "_VF", "_python_dispatch", "_dispatch", "overrides", "modules",
                       "__dict__", "__builtins__", "__globals__", "__code__", "profiler"}
 EVASIVE_MODULES = {"importlib", "ctypes", "gc", "inspect", "builtins", "torch._C", "torch.overrides",
-                   "torch.utils._python_dispatch", "torch._VF", "cffi",
-                   "autograder", "dlcourse"}
+                   "torch.utils._python_dispatch", "torch._VF", "cffi"}
 
 
 def findings(source: str, own_names: set[str]) -> list[str]:

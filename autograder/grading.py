@@ -102,7 +102,8 @@ def grade_one(task: dict) -> dict:
     verdicts = {}
     deadline = started + task["timeout"]
     impl = RemoteImplementation(cells, mode=task["sandbox"], limits=Limits(memory_gb=task["memory"]),
-                                request_timeout=min(60.0, task["timeout"]), deadline=deadline)
+                                request_timeout=min(60.0, max(10.0, task["timeout"] / len(tests))),
+                                deadline=deadline)
     try:
         for part in part_names:
             try:

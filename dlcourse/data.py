@@ -15,6 +15,7 @@ import gzip
 import hashlib
 import os
 import shutil
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -59,7 +60,7 @@ def read_idx(name: str, directory: Path | None = None) -> np.ndarray:
     try:
         with gzip.open(path, "rb") as fh:
             raw = fh.read()
-    except (OSError, EOFError) as exc:
+    except (OSError, EOFError, zlib.error) as exc:
         raise MNISTFileError(f"MNIST file is not valid gzip: {path} ({exc}). "
                              f"Rebuild it with `{REBUILD_COMMAND}`.") from exc
     if hashlib.md5(raw).hexdigest() != MD5[name]:

@@ -43,6 +43,8 @@ def mean_and_spread(histories: Sequence, metric: str) -> tuple[np.ndarray, np.nd
 
 def plot_runs(runs: Mapping[str, Sequence], metric: str = "val_acc", title: str | None = None, ax=None):
     """Compare named settings, each run over several seeds: mean line with a +-1 std band."""
+    if not runs:
+        raise ValueError("no settings given: pass {name: [History, ...]}")
     if ax is None:
         _, ax = plt.subplots(figsize=(6.5, 4))
     for name, histories in runs.items():

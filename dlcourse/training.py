@@ -56,19 +56,23 @@ class History:
 def evaluate(model: nn.Module, loader: Iterable, loss_fn: Callable | None = None) -> tuple[float, float]:
     """Mean loss and accuracy of `model` over `loader`, in eval mode and without gradients.
 
-    The model's train/eval mode is restored afterwards, so this is safe to call mid-training.
+    Every submodule's train/eval mode is restored afterwards (even if something raises), so
+    this is safe to call mid-training.
     """
     loss_fn = loss_fn or nn.CrossEntropyLoss()
-    was_training = model.training
+    modes = {module: module.training for module in model.modules()}
     model.eval()
     total_loss, correct, count = 0.0, 0, 0
-    with torch.inference_mode():
-        for x, y in loader:
-            logits = model(x)
-            total_loss += float(loss_fn(logits, y)) * len(y)
-            correct += int((logits.argmax(dim=1) == y).sum())
-            count += len(y)
-    model.train(was_training)
+    try:
+        with torch.inference_mode():
+            for x, y in loader:
+                logits = model(x)
+                total_loss += float(loss_fn(logits, y)) * len(y)
+                correct += int((logits.argmax(dim=1) == y).sum())
+                count += len(y)
+    finally:
+        for module, training in modes.items():
+            module.training = training
     if count == 0:
         raise ValueError("the loader produced no examples")
     return total_loss / count, correct / count

@@ -375,3 +375,28 @@ def test_best_epoch_of_a_fit_run():
     assert history.best_epoch("val_loss") == losses.index(min(losses)) + 1
     accs = history["val_acc"]
     assert history.best_epoch("val_acc") == accs.index(max(accs)) + 1
+
+
+def test_evaluate_restores_each_submodules_mode_even_when_the_model_raises():
+    import torch
+    from torch import nn
+
+    from dlcourse.training import evaluate
+
+    model = nn.Sequential(nn.Linear(2, 2), nn.BatchNorm1d(2))
+    model.train()
+    model[1].eval()  # a frozen BatchNorm inside a training model
+    x, y = torch.randn(4, 2), torch.tensor([0, 1, 0, 1])
+    evaluate(model, [(x, y)])
+    assert model.training and model[0].training and not model[1].training
+
+    class Exploding(nn.Module):
+        def forward(self, x):
+            raise RuntimeError("boom")
+
+    broken = Exploding().train()
+    try:
+        evaluate(broken, [(x, y)])
+    except RuntimeError:
+        pass
+    assert broken.training

@@ -91,7 +91,7 @@ def _train_variants(x, gamma, beta, eps):
     else:  # (N, C, ...) reshaped to (-1, C) without moving C last
         flat = x.reshape(-1, x.shape[1])
         wrong = (flat - flat.mean(axis=0)) / np.sqrt(flat.var(axis=0) + eps)
-        out["wrong_axis"] = g * wrong.reshape(x.shape) + b
+        out["wrong_axis"] = (wrong * np.ravel(gamma) + np.ravel(beta)).reshape(x.shape)
         m2 = x.mean(axis=0, keepdims=True)  # per position, over N only
         out["wrong_axis_n"] = g * (x - m2) / np.sqrt(x.var(axis=0, keepdims=True) + eps) + b
     return out
@@ -170,8 +170,9 @@ def _compare(what: str, actual, expected, dtype, variants=None, mistakes=None, l
     if not np.all(np.isfinite(actual)):
         raise CheckFailed(f"{what}: contains NaN or inf")
     for name, value in (variants or {}).items():
-        if name != "ok" and name in (mistakes or {}) and _close(actual, value, dtype, loose):
-            raise CheckFailed(f"{what}: {mistakes[name]}")
+        key = name.split("_n")[0] if name.endswith("_n") else name
+        if name != "ok" and key in (mistakes or {}) and _close(actual, value, dtype, loose):
+            raise CheckFailed(f"{what}: {mistakes[key]}")
     error = float(np.max(np.abs(actual.astype(np.float64) - np.asarray(expected, np.float64))))
     raise CheckFailed(f"{what}: wrong values (largest absolute error {error:.3g})")
 
@@ -493,11 +494,12 @@ def _check_structure(impl, class_name, module):
                           f"(torch.tensor(0, dtype=torch.long)), got shape {nbt.shape}")
 
 
-def _module_step(class_name, module, x, dout, expected, step, weight, bias, running_before, eps, momentum):
+def _module_step(impl, class_name, module, x, dout, expected, step, weight, bias, running_before, eps, momentum):
     """One training step of the student's module against `expected` = (out, dx, grads, buffers)."""
     dtype = x.dtype
     where = f"{class_name} (train step {step}, input {x.shape}, {dtype}, eps={eps}, momentum={momentum})"
     out, dx, grads = _student(module.forward_backward, x, dout, what=where)
+    _forbidden(impl, class_name)
     variants = _train_variants(x, weight, bias, eps)
     _compare(f"{where}: output", out, expected[0], dtype, variants, OUTPUT_MISTAKES)
     _compare(f"{where}: gradient of the input", dx, expected[1], dtype, loose=5.0)
@@ -579,7 +581,7 @@ def _visible_module(impl, class_name):
                         {"weight": ref[p + f"dweight{step}"], "bias": ref[p + f"dbias{step}"]},
                         {"running_mean": ref[p + f"running_mean{step}"], "running_var": ref[p + f"running_var{step}"],
                          "num_batches_tracked": ref[p + f"num_batches_tracked{step}"]})
-            _module_step(class_name, module, ref[p + f"x{step}"], ref[p + f"dout{step}"], expected, step,
+            _module_step(impl, class_name, module, ref[p + f"x{step}"], ref[p + f"dout{step}"], expected, step,
                          weight, bias, running, eps, momentum)
             running = (expected[3]["running_mean"], expected[3]["running_var"])
             step += 1
@@ -607,7 +609,7 @@ def _hidden_module(impl, class_name, shapes, single_value_shapes, ok_small_shape
                 x, _, _ = _random_inputs(rng, shape, dtype)
                 dout = rng.normal(size=shape).astype(dtype)
                 expected = _torch_step(oracle, x, dout)
-                _module_step(class_name, module, x, dout, expected, step, weight, bias, running, eps, momentum)
+                _module_step(impl, class_name, module, x, dout, expected, step, weight, bias, running, eps, momentum)
                 running = (expected[3]["running_mean"], expected[3]["running_var"])
             x_eval, _, _ = _random_inputs(rng, (max(1, shape[0] // 2),) + shape[1:], dtype)
             _module_eval(class_name, module, x_eval, _torch_eval(oracle, x_eval), weight, bias, running, eps)
@@ -638,7 +640,7 @@ def _hidden_module(impl, class_name, shapes, single_value_shapes, ok_small_shape
     _student(module.set_parameter, "weight", weight, what=f"{class_name}: setting weight")
     _student(module.set_parameter, "bias", bias, what=f"{class_name}: setting bias")
     expected = _torch_step(_torch_module(class_name, c, 1e-5, 0.1, "float64", weight, bias), x, dout)
-    _module_step(class_name, module, x, dout, expected, 1, weight, bias, (np.zeros(c), np.ones(c)), 1e-5, 0.1)
+    _module_step(impl, class_name, module, x, dout, expected, 1, weight, bias, (np.zeros(c), np.ones(c)), 1e-5, 0.1)
     _forbidden(impl, class_name)
 
 

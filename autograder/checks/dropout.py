@@ -154,8 +154,9 @@ def _check_eval_forward(impl, x, p) -> None:
         if np.allclose(out, x * (1.0 - p), **_tol(x.dtype)) and p not in (0.0,):
             raise CheckFailed(f"{what}: eval output is scaled by (1 - p): with inverted dropout eval is the "
                               "identity (the scaling already happened during training)")
-        if np.any((out == 0) & (x != 0)):
-            raise CheckFailed(f"{what}: units are dropped in eval mode (train=False): eval must return x unchanged")
+        if mask is not None or np.any((out == 0) & (x != 0)):
+            raise CheckFailed(f"{what}: units are dropped in eval mode (train=False): eval must return x "
+                              "unchanged and mask None")
         raise CheckFailed(f"{what}: eval output must equal x (you return {_short(out)} for x = {_short(x)})")
     if mask is not None:
         raise CheckFailed(f"{what}: mask must be None in eval mode (nothing is dropped); "
@@ -519,7 +520,13 @@ def check_Dropout(impl, hidden: bool) -> None:
         if not (np.allclose(out, x, **_tol(dtype)) and np.allclose(dx, dout, **_tol(dtype))):
             raise CheckFailed(f"{what} in training mode must be the identity (nothing dropped, scale 1)")
         module, what = _new_dropout(impl, p=1.0)
-        out, dx, _ = _module_call(what, module.forward_backward, x, dout)
+        try:
+            out, dx, _ = module.forward_backward(x, dout)
+        except StudentError as error:
+            if error.is_a("NotImplementedError"):
+                raise _student_error("Dropout", what, error) from None
+            raise CheckFailed(f"{what}: forward and backward in training mode raised {error}; at p = 1 build the "
+                              "zeros from x (e.g. x * 0) so that autograd still reaches the input") from None
         if not (np.all(np.isfinite(out)) and np.all(np.isfinite(dx))):
             raise CheckFailed(f"{what}: output or gradient holds NaN or inf; p == 1 must give zeros, never NaN")
         if np.any(out != 0) or np.any(dx != 0):

@@ -1,0 +1,57 @@
+"""Sample submissions as students would hand them in: the released notebook with their code.
+
+tests/submissions/<chapter>/<variant>.py holds the code of every solution cell of a chapter,
+each introduced by `# %% <part>`; expected.json says which test cells each variant passes.
+tests/submissions/hostile.py adds the hostile submissions the specification lists.
+"""
+from __future__ import annotations
+
+import copy
+import json
+import re
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+SUBMISSIONS = Path(__file__).resolve().parent / "submissions"
+
+
+def parse_variant(path: Path) -> dict[str, str]:
+    """{part: code} from a variant file's `# %% <part>` sections."""
+    sections: dict[str, str] = {}
+    current = None
+    for line in path.read_text().splitlines(keepends=True):
+        match = re.match(r"^# %% (\w+)\s*$", line)
+        if match:
+            current = match.group(1)
+            sections[current] = ""
+        elif current is not None:
+            sections[current] += line
+    return {part: code.strip() + "\n" for part, code in sections.items()}
+
+
+def released_notebook(chapter: str) -> dict:
+    return json.loads((ROOT / "notebooks" / chapter / f"{chapter}.ipynb").read_text())
+
+
+def fill_in(chapter: str, code: dict[str, str]) -> dict:
+    """The released notebook with each solution cell's source replaced by the student's code."""
+    nb = copy.deepcopy(released_notebook(chapter))
+    for cell in nb["cells"]:
+        meta = cell.get("metadata", {}).get("nbgrader", {})
+        if meta.get("solution") and meta.get("grade_id") in code:
+            cell["source"] = code[meta["grade_id"]]
+    return nb
+
+
+def variants(chapter: str) -> dict[str, dict[str, str]]:
+    return {path.stem: parse_variant(path) for path in sorted((SUBMISSIONS / chapter).glob("*.py"))}
+
+
+def expected(chapter: str) -> dict[str, dict[str, bool]]:
+    return json.loads((SUBMISSIONS / chapter / "expected.json").read_text())
+
+
+def write(nb: dict, path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(nb, indent=1))
+    return path

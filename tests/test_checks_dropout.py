@@ -1,0 +1,141 @@
+"""Chapter 02's checks give every sample submission the verdict expected.json records.
+
+Each file in tests/submissions/02_dropout/ holds the code of all solution cells (`# %% <part>`
+introduces a cell). The correct ones, written in different styles, must pass every visible and
+hidden check; each mistake_*.py must fail exactly the test cells expected.json names, with a
+diagnosis that contains the keyword below. The references the visible checks use must be what
+`build_references` makes from the instructor solution, and a tampered copy must be refused.
+"""
+import json
+import re
+import shutil
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from autograder import references
+from autograder.checks import CheckFailed, LocalImplementation, dropout
+from notebook_runner import ROOT
+
+SUBMISSIONS = ROOT / "tests" / "submissions" / dropout.CHAPTER
+EXPECTED = json.loads((SUBMISSIONS / "expected.json").read_text())
+
+# The diagnosis each mistake must produce (in the first failing check's message).
+KEYWORDS = {
+    "mistake_no_scaling": "not scaled",
+    "mistake_scaling_at_eval": "eval output is scaled",
+    "mistake_p_as_keep_prob": "keep probability",
+    "mistake_dropping_in_eval": "dropped in eval mode",
+    "mistake_backward_no_scale": "dx is not scaled",
+    "mistake_new_mask_in_backward": "reuse the forward's mask",
+    "mistake_nan_at_p1": "never NaN",
+    "mistake_ignores_self_training": "self.training",
+    "mistake_calls_f_dropout": "implement the mask yourself",
+}
+
+
+def cells(path: Path) -> list[tuple[str, str]]:
+    pieces = re.split(r"^# %% (\w+)[ \t]*\n", path.read_text(), flags=re.M)
+    return list(zip(pieces[1::2], pieces[2::2]))
+
+
+def namespace_of(path: Path) -> dict:
+    """The submission's cells executed in file order in one fresh namespace, as in a notebook."""
+    namespace = {"__name__": f"submission_{path.stem}"}
+    for part, source in cells(path):
+        exec(compile(source, f"{path.name}:{part}", "exec"), namespace)
+    return namespace
+
+
+def verdicts(path: Path) -> dict[str, str | None]:
+    """{test cell grade_id: None if it passes, else the failure message}."""
+    namespace = namespace_of(path)
+    result = {}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # 0/0 in the NaN mistake
+        for part, check in dropout.PARTS.items():
+            for hidden in (False, True):
+                grade_id = f"test_{part}_hidden" if hidden else f"test_{part}"
+                try:
+                    check(LocalImplementation(dict(namespace)), hidden)
+                    result[grade_id] = None
+                except CheckFailed as failure:
+                    result[grade_id] = str(failure)
+    return result
+
+
+def test_every_submission_file_has_an_expectation_and_a_keyword():
+    stems = sorted(p.stem for p in SUBMISSIONS.glob("*.py"))
+    assert stems == sorted(EXPECTED)
+    assert sum(s.startswith("correct_") for s in stems) >= 3
+    assert sorted(s for s in stems if s.startswith("mistake_")) == sorted(KEYWORDS)
+    for stem in stems:
+        assert [c for c, _ in cells(SUBMISSIONS / f"{stem}.py")] == list(dropout.PARTS), stem
+        assert sorted(EXPECTED[stem]) == sorted(f"test_{p}{s}" for p in dropout.PARTS for s in ("", "_hidden"))
+
+
+@pytest.mark.parametrize("stem", sorted(EXPECTED))
+def test_submission_gets_the_expected_verdicts(stem):
+    got = verdicts(SUBMISSIONS / f"{stem}.py")
+    wrong = {cell: message for cell, message in got.items() if (message is None) != EXPECTED[stem][cell]}
+    assert not wrong, f"{stem}: unexpected verdicts (None = passed): {wrong}"
+    if stem in KEYWORDS:
+        failures = [message for message in got.values() if message is not None]
+        assert failures and all(KEYWORDS[stem] in message for message in failures), (stem, failures)
+
+
+def test_run_checks_prints_a_pass_and_raises_assertion_error_with_the_diagnosis(capsys):
+    from autograder.checks import run_checks
+
+    run_checks("Dropout", namespace_of(SUBMISSIONS / "correct_where.py"))
+    assert "Dropout: all visible checks passed" in capsys.readouterr().out
+    with pytest.raises(AssertionError, match="self.training"):
+        run_checks("Dropout", namespace_of(SUBMISSIONS / "mistake_ignores_self_training.py"), hidden=True)
+
+
+def test_an_unimplemented_part_says_so():
+    namespace = {}
+    exec("def dropout_forward(x, p, train=True, rng=None):\n    raise NotImplementedError()\n", namespace)
+    with pytest.raises(CheckFailed, match="not implemented yet"):
+        dropout.check_dropout_forward(LocalImplementation(namespace), hidden=False)
+
+
+def test_invalid_p_must_raise_value_error():
+    namespace = namespace_of(SUBMISSIONS / "correct_bool_mask.py")
+    source = (SUBMISSIONS / "correct_bool_mask.py").read_text()
+    lenient = source.replace('        raise ValueError(f"p must be a probability in [0, 1], got {p}")\n', "        pass\n")
+    assert lenient.count("        pass\n") == 2
+    namespace = {}
+    exec(lenient, namespace)
+    with pytest.raises(CheckFailed, match="must raise ValueError"):
+        dropout.check_dropout_forward(LocalImplementation(namespace), hidden=True)
+    with pytest.raises(CheckFailed, match="must raise ValueError"):
+        dropout.check_Dropout(LocalImplementation(namespace), hidden=True)
+
+
+def test_references_are_what_the_instructor_solution_builds():
+    built = dropout.build_references(references.solution_namespace(dropout.CHAPTER))
+    shipped = references.load(dropout.CHAPTER)
+    assert sorted(built) == sorted(shipped)
+    for key in built:
+        assert built[key].dtype == shipped[key].dtype and np.array_equal(built[key], shipped[key]), key
+    assert references.npz_bytes(built) == (references.REFERENCE_DIR / f"{dropout.CHAPTER}.npz").read_bytes()
+
+
+def test_a_tampered_reference_file_is_refused(tmp_path, monkeypatch):
+    copy = tmp_path / "reference"
+    shutil.copytree(references.REFERENCE_DIR, copy)
+    monkeypatch.setattr(references, "REFERENCE_DIR", copy)
+    monkeypatch.setattr(references, "CHECKSUMS", copy / "checksums.json")
+    assert references.load(dropout.CHAPTER)  # the untouched copy loads
+    arrays = references.load(dropout.CHAPTER)
+    arrays["bwd_dx"] = arrays["bwd_dx"] * 2
+    (copy / f"{dropout.CHAPTER}.npz").write_bytes(references.npz_bytes(arrays))
+    with pytest.raises(references.ReferenceFileError, match="checksum"):
+        references.load(dropout.CHAPTER)
+    with pytest.raises(AssertionError, match="checksum"):
+        from autograder.checks import run_checks
+
+        run_checks("dropout_backward", namespace_of(SUBMISSIONS / "correct_bool_mask.py"))
