@@ -17,13 +17,14 @@ LAB_ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root)
 # No display (a server, a container): do not try to open a browser; the URL is printed.
 LAB_BROWSER_FLAG := $(if $(or $(DISPLAY),$(filter Darwin,$(shell uname -s))),,--no-browser)
 
-.PHONY: help venv lab test test-fast release bench course clean-venv
+.PHONY: help venv lab test release bench bench-grading course clean-venv
 
 help:
 	@echo "make lab      - create .venv if needed, then start JupyterLab on the course"
 	@echo "make test     - run the whole test suite (creates .venv if needed)"
 	@echo "make release  - regenerate notebooks/ from solutions/ with nbgrader"
 	@echo "make bench    - benchmark one training epoch: dlcourse data path vs torchvision"
+	@echo "make bench-grading - grading 50 submissions: ours (--jobs 2) vs stock serial nbgrader autograde"
 	@echo "make course   - run every chapter in full mode and print each notebook's run time"
 
 venv: $(STAMP)
@@ -48,6 +49,9 @@ release: $(STAMP)
 
 bench: $(STAMP)
 	$(VPY) benchmarks/bench_epoch.py
+
+bench-grading: $(STAMP)
+	$(VPY) benchmarks/bench_grading.py
 
 course: $(STAMP)
 	$(VPY) tests/notebook_runner.py solutions

@@ -30,8 +30,16 @@ def main(argv: list[str] | None = None) -> int:
     grade.add_argument("--db", help="nbgrader gradebook database URL (default: SQLite in OUT/nbgrader/)")
     grade.add_argument("--sandbox", choices=["bwrap", "none"], default="bwrap",
                        help="bwrap (default) confines the student's code; none is for trusted batches only")
+    validate = commands.add_parser("validate", help="students: run every visible check on a saved notebook (no nbgrader needed)")
+    validate.add_argument("notebook", type=Path)
     args = parser.parse_args(argv)
 
+    if args.command == "validate":
+        from autograder.selfcheck import validate as validate_notebook
+
+        if not args.notebook.is_file():
+            parser.error(f"{args.notebook}: no such notebook")
+        return validate_notebook(args.notebook)
     if args.command == "grade":
         return _grade(parser, args)
 
@@ -59,6 +67,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def _grade(parser, args) -> int:
     from autograder import grading
+    from autograder.references import ReferenceFileError
     from autograder.sandbox import SandboxUnavailable
     from autograder.submissions import SubmissionError
 
@@ -70,7 +79,7 @@ def _grade(parser, args) -> int:
     try:
         results = grading.grade(args.assignment, args.submissions, args.out, jobs=args.jobs, timeout=args.timeout,
                                 memory=args.memory, force=args.force, db_url=args.db, sandbox=args.sandbox)
-    except (SubmissionError, SandboxUnavailable) as exc:
+    except (SubmissionError, SandboxUnavailable, ReferenceFileError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     for result in results:

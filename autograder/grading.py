@@ -242,6 +242,9 @@ def grade(assignment: str, paths: list[Path], out: Path, jobs: int = 1, timeout:
         raise SandboxUnavailable("bubblewrap (bwrap) is not installed: `apt-get install bubblewrap`, "
                                  "or grade a trusted batch with `--sandbox none`")
     tests = test_cells(assignment)
+    from autograder import references
+
+    references.load(assignment)  # a missing, tampered or stale reference file stops the batch here
     out = out.resolve()
     course = out / "nbgrader"
     results_dir = out / "results"

@@ -103,7 +103,6 @@ def test_an_unimplemented_part_says_so():
 
 
 def test_invalid_p_must_raise_value_error():
-    namespace = namespace_of(SUBMISSIONS / "correct_bool_mask.py")
     source = (SUBMISSIONS / "correct_bool_mask.py").read_text()
     lenient = source.replace('        raise ValueError(f"p must be a probability in [0, 1], got {p}")\n', "        pass\n")
     assert lenient.count("        pass\n") == 2
@@ -129,13 +128,11 @@ def test_a_tampered_reference_file_is_refused(tmp_path, monkeypatch):
     shutil.copytree(references.REFERENCE_DIR, copy)
     monkeypatch.setattr(references, "REFERENCE_DIR", copy)
     monkeypatch.setattr(references, "CHECKSUMS", copy / "checksums.json")
-    assert references.load(dropout.CHAPTER)  # the untouched copy loads
-    arrays = references.load(dropout.CHAPTER)
+    arrays = references.load(dropout.CHAPTER)  # the untouched copy loads
     arrays["bwd_dx"] = arrays["bwd_dx"] * 2
     (copy / f"{dropout.CHAPTER}.npz").write_bytes(references.npz_bytes(arrays))
     with pytest.raises(references.ReferenceFileError, match="checksum"):
         references.load(dropout.CHAPTER)
-    with pytest.raises(AssertionError, match="checksum"):
-        from autograder.checks import run_checks
-
-        run_checks("dropout_backward", namespace_of(SUBMISSIONS / "correct_bool_mask.py"))
+    # a visible check then stops with the infrastructure error, not a verdict on the student's code
+    with pytest.raises(references.ReferenceFileError):
+        dropout.check_dropout_backward(LocalImplementation(namespace_of(SUBMISSIONS / "correct_bool_mask.py")), False)

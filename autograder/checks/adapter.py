@@ -14,6 +14,16 @@ import numpy as np
 import torch
 
 
+def fresh_rng() -> np.random.Generator:
+    """The generator hidden checks draw their fresh inputs from.
+
+    It is seeded from NumPy's global generator: the grader seeds that per submission and test
+    (so grading again gives the same inputs and the same scores), while in a notebook every run
+    draws new inputs. Either way the inputs are unknown before grading.
+    """
+    return np.random.default_rng(np.random.randint(0, 2**32, size=4, dtype=np.uint64))
+
+
 class CheckFailed(Exception):
     """A check found a mistake; the message says which and, where it can, why."""
 

@@ -132,7 +132,10 @@ def hostile_submissions() -> dict[str, tuple[dict, dict[str, bool]]]:
         "        mask = torch.rand_like(x) >= self.p\n        return x * mask / (1.0 - self.p)",
         "        return getattr(torch.nn.functional, 'drop' + 'out')(x, self.p, True)")
     assert sneaky["Dropout"] != correct["Dropout"], "the correct sample's Dropout changed: update this test"
-    built["hostile_forbidden_indirect"] = (fill_in(CHAPTER, sneaky), {**ok, "test_Dropout_hidden": False})
+    direct = want["mistake_calls_f_dropout"]  # an indirect route must be caught like the direct call
+    built["hostile_forbidden_indirect"] = (fill_in(CHAPTER, sneaky),
+                                           {k: (direct[k] if "Dropout" in k else v) for k, v in ok.items()})
+    assert not direct["test_Dropout_hidden"]
     return {name: (copy.deepcopy(nb), dict(verdicts)) for name, (nb, verdicts) in built.items()}
 
 

@@ -1,0 +1,86 @@
+"""Students' pre-submission check, without nbgrader: `python -m autograder validate NOTEBOOK`.
+
+It reads the saved notebook, runs its solution cells in a separate process and every visible
+check against them, says which test cells were changed or deleted (the grader restores them, so
+editing them gains nothing), and flags parts still left as `raise NotImplementedError()`.
+In a notebook (Colab included), `check_all(chapter, globals())` prints the same verdicts.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from autograder.checks import CheckFailed, StudentError, parts as all_parts, run_checks
+
+
+def _parts_of(chapter: str) -> list[str]:
+    from autograder.grading import test_cells
+
+    return list(dict.fromkeys(t.part for t in test_cells(chapter)))
+
+
+def check_all(chapter: str, namespace: dict) -> bool:
+    """Run every visible check of `chapter` against `namespace`; print one line per part."""
+    ok = True
+    for part in _parts_of(chapter):
+        try:
+            run_checks(part, namespace)
+        except AssertionError as failure:
+            ok = False
+            print(f"FAILED {failure}")
+        except NotImplementedError:
+            ok = False
+            print(f"TODO   {part}: not implemented yet")
+    print("All visible checks pass. The hidden tests run after you submit." if ok
+          else "Some checks fail: see the messages above.")
+    return ok
+
+
+def validate(path: Path) -> int:
+    """Report on a saved notebook; 0 when every visible check passes and no test cell was changed."""
+    from autograder import submissions
+    from autograder.grading import graded_assignments
+    from autograder.release import NOTEBOOKS
+    from autograder.remote import RemoteImplementation
+
+    chapter = next((c for c in graded_assignments() if path.stem.startswith(c)), None)
+    nb = json.loads(path.read_text(encoding="utf-8"))
+    if chapter is None:
+        ids = {c.get("metadata", {}).get("nbgrader", {}).get("grade_id") for c in nb.get("cells", [])}
+        chapter = next((c for c in graded_assignments() if set(_parts_of(c)) & ids), None)
+    if chapter is None:
+        print(f"{path}: not a graded chapter's notebook")
+        return 2
+    problems = []
+    released = json.loads((NOTEBOOKS / chapter / f"{chapter}.ipynb").read_text())
+    theirs = {c.get("metadata", {}).get("nbgrader", {}).get("grade_id"): "".join(c.get("source", ""))
+              for c in nb.get("cells", [])}
+    for cell in released["cells"]:
+        meta = cell.get("metadata", {}).get("nbgrader", {})
+        if meta.get("grade") and not meta.get("solution"):
+            grade_id = meta["grade_id"]
+            if grade_id not in theirs:
+                problems.append(f"test cell {grade_id} was deleted (the grader uses the original)")
+            elif theirs[grade_id] != "".join(cell["source"]):
+                problems.append(f"test cell {grade_id} was changed (the grader uses the original)")
+    part_names = _parts_of(chapter)
+    cells, reading = submissions.solution_cells(path, part_names)
+    problems += reading
+    checks = all_parts()
+    passed = 0
+    with RemoteImplementation(cells, mode="none", request_timeout=60) as impl:
+        for part in part_names:
+            source = dict(cells).get(part, "")
+            if "raise NotImplementedError" in source:
+                print(f"TODO   {part}: still `raise NotImplementedError()`")
+                continue
+            try:
+                checks[part](impl, False)
+                print(f"ok     {part}")
+                passed += 1
+            except (CheckFailed, StudentError) as failure:
+                print(f"FAILED {part}: {failure}")
+    for problem in problems + impl.load_problems:
+        print(f"note   {problem}")
+    print(f"{passed}/{len(part_names)} parts pass their visible checks.")
+    return 0 if passed == len(part_names) and not problems else 1

@@ -1,0 +1,211 @@
+"""Chapter 03's checks give every sample submission the verdict expected.json records.
+
+Each file in tests/submissions/03_batchnorm/ holds the code of all solution cells (`# %% <part>`
+introduces a cell). The correct ones, written in different styles, must pass every visible and
+hidden check; each mistake_*.py must fail exactly the test cells expected.json names, with a
+diagnosis that contains the keyword below. Further tests make sure single checks can fail (edge
+cases, the numeric gradient check, buffers), that the references are what `build_references`
+makes from the instructor solution, and that a tampered reference file is refused.
+"""
+import json
+import re
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from autograder import references
+from autograder.checks import CheckFailed, LocalImplementation, batchnorm
+from notebook_runner import ROOT
+
+SUBMISSIONS = ROOT / "tests" / "submissions" / batchnorm.CHAPTER
+EXPECTED = json.loads((SUBMISSIONS / "expected.json").read_text())
+
+# The diagnosis each mistake must produce (in every failing cell's message).
+KEYWORDS = {
+    "mistake_unbiased_normalization": "normalized with the unbiased variance",
+    "mistake_biased_running_var": "running_var equals the biased estimate",
+    "mistake_inverted_momentum": "momentum inverted",
+    "mistake_eps_outside_root": "eps outside the square root|fix batchnorm_forward first",
+    "mistake_eval_batch_stats": "batch statistics used in eval",
+    "mistake_running_not_updated": "running statistics not updated",
+    "mistake_running_updated_in_eval": "updated in eval mode",
+    "mistake_gamma_beta_swapped": "gamma and beta swapped",
+    "mistake_wrong_axis": "statistics over the wrong axis",
+    "mistake_naive_backward": "naive backward",
+    "mistake_plain_tensor_stats": "register_buffer",
+    "mistake_f_batch_norm": "calls torch.nn.functional.batch_norm",
+}
+
+
+def cells(path: Path) -> list[tuple[str, str]]:
+    pieces = re.split(r"^# %% (\w+)[ \t]*\n", path.read_text(), flags=re.M)
+    return list(zip(pieces[1::2], pieces[2::2]))
+
+
+def namespace_of(path: Path, edit=None) -> dict:
+    """The submission's cells executed in file order in one fresh namespace, as in a notebook."""
+    namespace = {"__name__": f"submission_{path.stem}"}
+    for part, source in cells(path):
+        exec(compile(edit(part, source) if edit else source, f"{path.name}:{part}", "exec"), namespace)
+    return namespace
+
+
+def verdicts(namespace: dict) -> dict[str, str | None]:
+    """{test cell grade_id: None if it passes, else the failure message}."""
+    result = {}
+    for part, check in batchnorm.PARTS.items():
+        for hidden in (False, True):
+            grade_id = f"test_{part}_hidden" if hidden else f"test_{part}"
+            try:
+                check(LocalImplementation(dict(namespace)), hidden)
+                result[grade_id] = None
+            except CheckFailed as failure:
+                result[grade_id] = str(failure)
+    return result
+
+
+def failure(part: str, namespace: dict, hidden: bool) -> str:
+    with pytest.raises(CheckFailed) as info:
+        batchnorm.PARTS[part](LocalImplementation(dict(namespace)), hidden)
+    return str(info.value)
+
+
+def edited(stem: str, part: str, old: str, new: str, count: int = 1) -> dict:
+    """A correct submission with one edit in one cell (asserting the edit applies)."""
+    def edit(cell, source):
+        if cell != part:
+            return source
+        assert source.count(old) == count, (old, source.count(old))
+        return source.replace(old, new)
+    return namespace_of(SUBMISSIONS / f"{stem}.py", edit)
+
+
+def test_every_submission_file_has_an_expectation_and_a_keyword():
+    stems = sorted(p.stem for p in SUBMISSIONS.glob("*.py"))
+    assert stems == sorted(EXPECTED)
+    assert sum(s.startswith("correct_") for s in stems) >= 3
+    assert sorted(s for s in stems if s.startswith("mistake_")) == sorted(KEYWORDS)
+    for stem in stems:
+        assert [c for c, _ in cells(SUBMISSIONS / f"{stem}.py")] == list(batchnorm.PARTS), stem
+        assert sorted(EXPECTED[stem]) == sorted(f"test_{p}{s}" for p in batchnorm.PARTS for s in ("", "_hidden"))
+
+
+def test_the_reference_submission_is_the_notebooks_solution():
+    solution = references.solution_cells(batchnorm.CHAPTER)
+    sample = dict(cells(SUBMISSIONS / "correct_reference.py"))
+    assert list(solution) == list(sample)
+    for part, source in solution.items():
+        code = [l for l in source.splitlines() if l.strip() not in ("### BEGIN SOLUTION", "### END SOLUTION")]
+        assert "\n".join(code).strip() == sample[part].strip(), part
+
+
+@pytest.mark.parametrize("stem", sorted(EXPECTED))
+def test_submission_gets_the_expected_verdicts(stem):
+    got = verdicts(namespace_of(SUBMISSIONS / f"{stem}.py"))
+    wrong = {cell: message for cell, message in got.items() if (message is None) != EXPECTED[stem][cell]}
+    assert not wrong, f"{stem}: unexpected verdicts (None = passed): {wrong}"
+    if stem in KEYWORDS:
+        failures = [message for message in got.values() if message is not None]
+        assert failures and all(re.search(KEYWORDS[stem], message) for message in failures), (stem, failures)
+
+
+def test_run_checks_prints_a_pass_and_raises_assertion_error_with_the_diagnosis(capsys):
+    from autograder.checks import run_checks
+
+    run_checks("BatchNorm2d", namespace_of(SUBMISSIONS / "correct_graph.py"))
+    assert "BatchNorm2d: all visible checks passed" in capsys.readouterr().out
+    with pytest.raises(AssertionError, match="momentum inverted"):
+        run_checks("batchnorm_forward", namespace_of(SUBMISSIONS / "mistake_inverted_momentum.py"), hidden=True)
+
+
+def test_an_unimplemented_part_says_so():
+    namespace = {}
+    exec("def batchnorm_forward(x, gamma, beta, bn_param):\n    raise NotImplementedError()\n", namespace)
+    assert "not implemented yet" in failure("batchnorm_forward", namespace, hidden=False)
+    exec("import torch\nclass BatchNorm1d(torch.nn.Module):\n    def __init__(self, n, eps=1e-5, momentum=0.1):\n"
+         "        super().__init__()\n        raise NotImplementedError()\n", namespace)
+    assert "not implemented yet" in failure("BatchNorm1d", namespace, hidden=False)
+
+
+def test_forward_edge_cases_are_required():
+    lenient = edited("correct_reference", "batchnorm_forward",
+                     '            raise ValueError(f"train mode needs at least 2 examples per batch, got {n}")\n',
+                     "            pass\n")
+    with np.errstate(divide="ignore", invalid="ignore"):  # the lenient code divides by N - 1 = 0
+        assert "N = 1 in train mode did not raise ValueError" in failure("batchnorm_forward", lenient, hidden=True)
+    any_mode = edited("correct_reference", "batchnorm_forward",
+                      """        raise ValueError(f"unknown mode {mode!r}: use 'train' or 'eval'")""",
+                      "        out, cache = x, None")
+    assert "mode 'test'" in failure("batchnorm_forward", any_mode, hidden=True)
+    ignores_eps = edited("correct_reference", "batchnorm_forward", 'eps = bn_param.get("eps", 1e-5)', "eps = 1e-5")
+    assert "eps you were given is ignored" in failure("batchnorm_forward", ignores_eps, hidden=False)
+    ignores_momentum = edited("correct_reference", "batchnorm_forward",
+                              'momentum = bn_param.get("momentum", 0.1)', "momentum = 0.1")
+    assert "momentum you were given is ignored" in failure("batchnorm_forward", ignores_momentum, hidden=False)
+    # defaults that are not zeros and ones show up when no running statistics are given
+    bad_default = edited("correct_keepdims", "batchnorm_forward",
+                         'rv = bn_param["running_var"] if "running_var" in bn_param else 1.0', 'rv = 0.0 if "running_var" not in bn_param else bn_param["running_var"]')
+    assert "no running statistics given" in failure("batchnorm_forward", bad_default, hidden=True)
+
+
+def test_a_slightly_wrong_dx_fails_the_torch_comparison_and_the_numeric_gradient_check():
+    off = edited("correct_reference", "batchnorm_backward", "    return dx, dgamma, dbeta", "    return dx * 1.001, dgamma, dbeta")
+    assert "dx" in failure("batchnorm_backward", off, hidden=True)
+    with pytest.raises(CheckFailed, match="dx disagrees with a numeric central-difference gradient"):
+        batchnorm._numeric_gradient_check(LocalImplementation(off), np.random.default_rng(0))
+    batchnorm._numeric_gradient_check(LocalImplementation(namespace_of(SUBMISSIONS / "correct_graph.py")),
+                                      np.random.default_rng(0))
+
+
+def test_the_unbiased_correction_must_count_every_value_of_a_channel():
+    wrong_count = edited("correct_reference", "BatchNorm1d", "count = x.numel() // x.shape[1]        # values per channel",
+                         "count = x.shape[0]")
+    assert "wrong count" in failure("BatchNorm1d", wrong_count, hidden=False)
+
+
+def test_statistics_registered_as_parameters_are_refused():
+    as_parameters = edited("correct_reference", "BatchNorm2d", 'self.register_buffer("running_mean", torch.zeros(num_features))',
+                           "self.running_mean = nn.Parameter(torch.zeros(num_features), requires_grad=False)")
+    assert "registered as nn.Parameter" in failure("BatchNorm2d", as_parameters, hidden=False)
+
+
+def test_a_module_without_the_single_value_error_fails_the_hidden_checks():
+    lenient = edited("correct_reference", "BatchNorm2d", "            if count < 2:\n", "            if count < 1:\n")
+    assert "did not raise ValueError" in failure("BatchNorm2d", lenient, hidden=True)
+
+
+def test_a_state_dict_torch_cannot_load_is_refused():
+    shaped = edited("correct_reference", "BatchNorm1d", "torch.tensor(0, dtype=torch.long)", "torch.zeros(1, dtype=torch.long)")
+    assert "num_batches_tracked" in failure("BatchNorm1d", shaped, hidden=True)
+
+
+def test_references_are_what_the_instructor_solution_builds():
+    built = batchnorm.build_references(references.solution_namespace(batchnorm.CHAPTER))
+    shipped = references.load(batchnorm.CHAPTER)
+    assert sorted(built) == sorted(shipped)
+    for key in built:
+        assert built[key].dtype == shipped[key].dtype and np.array_equal(built[key], shipped[key]), key
+    assert references.npz_bytes(built) == (references.REFERENCE_DIR / f"{batchnorm.CHAPTER}.npz").read_bytes()
+
+
+def test_build_references_refuses_a_solution_that_disagrees_with_torch():
+    wrong = edited("correct_reference", "batchnorm_forward", "momentum * var * n / (n - 1)", "momentum * var")
+    with pytest.raises(AssertionError, match="disagrees with PyTorch"):
+        batchnorm.build_references(wrong)
+
+
+def test_a_tampered_reference_file_is_refused(tmp_path, monkeypatch):
+    copy = tmp_path / "reference"
+    shutil.copytree(references.REFERENCE_DIR, copy)
+    monkeypatch.setattr(references, "REFERENCE_DIR", copy)
+    monkeypatch.setattr(references, "CHECKSUMS", copy / "checksums.json")
+    arrays = references.load(batchnorm.CHAPTER)  # the untouched copy loads
+    arrays["fwd_a_out"] = arrays["fwd_a_out"] + 1e-3
+    (copy / f"{batchnorm.CHAPTER}.npz").write_bytes(references.npz_bytes(arrays))
+    with pytest.raises(references.ReferenceFileError, match="checksum"):
+        references.load(batchnorm.CHAPTER)
+    # a visible check then stops with the infrastructure error, not a verdict on the student's code
+    with pytest.raises(references.ReferenceFileError):
+        batchnorm.check_batchnorm_forward(LocalImplementation(namespace_of(SUBMISSIONS / "correct_reference.py")), False)

@@ -1,0 +1,153 @@
+"""End to end: `python -m autograder grade` on a batch of sample and hostile submissions.
+
+One batch per graded chapter, graded with --jobs 2 through the real command line and real
+nbgrader. Every score is checked against the expected table; correct submissions in the same
+batch as hostile ones keep full marks; the course files and site-packages are unchanged; no
+process is left behind; grading again gives the same scores; feedback never shows hidden tests.
+"""
+from __future__ import annotations
+
+import csv
+import hashlib
+import os
+import subprocess
+import sys
+import sysconfig
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from autograder import sandbox
+from autograder.grading import test_cells
+from sample_notebooks import ROOT, expected, fill_in, variants, write
+
+pytestmark = pytest.mark.skipif(sandbox.bwrap_path() is None, reason="bubblewrap not installed (.ci/run installs it)")
+CHAPTERS = ["02_dropout", "03_batchnorm"]
+
+
+def tree_digest(*folders: Path) -> str:
+    digest = hashlib.sha256()
+    for folder in folders:
+        for path in sorted(folder.rglob("*")):
+            if path.is_file() and "__pycache__" not in path.parts:
+                digest.update(str(path).encode())
+                digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def site_packages_digest() -> str:
+    digest = hashlib.sha256()
+    for path in sorted(Path(sysconfig.get_paths()["purelib"]).rglob("*.py")):
+        stat = path.stat()
+        digest.update(f"{path}:{stat.st_size}:{stat.st_mtime_ns}".encode())
+    return digest.hexdigest()
+
+
+def run_grade(*args: str) -> subprocess.CompletedProcess:
+    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
+    return subprocess.run([sys.executable, "-m", "autograder", "grade", *args], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=3000)
+
+
+def read_grades(path: Path) -> dict[str, dict[str, str]]:
+    with open(path) as fh:
+        return {row["student_id"]: row for row in csv.DictReader(fh)}
+
+
+def batch(chapter: str, folder: Path) -> dict[str, dict[str, bool]]:
+    """Write every sample (and, for chapter 02, hostile) submission; return expected verdicts."""
+    want = {}
+    for name, code in variants(chapter).items():
+        write(fill_in(chapter, code), folder / f"{name}.ipynb")
+        want[name] = expected(chapter)[name]
+    if chapter == "02_dropout":
+        sys.path.insert(0, str(Path(__file__).parent / "submissions"))
+        from hostile import hostile_submissions
+
+        for name, (nb, verdicts) in hostile_submissions().items():
+            write(nb, folder / f"{name}.ipynb")
+            want[name] = verdicts
+    return want
+
+
+def leftover_processes() -> list[str]:
+    lines = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout.splitlines()
+    return [line for line in lines if "autograder.worker" in line or line.strip() == "sleep 987"]
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS)
+def test_a_class_is_graded_exactly_and_safely(chapter, tmp_path):
+    folder = tmp_path / "submissions"
+    want = batch(chapter, folder)
+    tests = test_cells(chapter)
+    course_before = tree_digest(ROOT / "solutions", ROOT / "notebooks", ROOT / "autograder", ROOT / "data", ROOT / "dlcourse")
+    site_before = site_packages_digest()
+    submissions_before = tree_digest(folder)
+
+    out = tmp_path / "out"
+    result = run_grade(chapter, str(folder), "--out", str(out), "--jobs", "2", "--timeout", "120")
+    assert result.returncode == 0, result.stderr[-3000:]
+    grades = read_grades(out / "grades.csv")
+    assert sorted(grades) == sorted(want)
+
+    wrong = []
+    max_score = sum(t.points for t in tests)
+    for student, verdicts in want.items():
+        row = grades[student]
+        assert float(row["max_score"]) == max_score, f"{student}: max_score {row['max_score']}"
+        for test in tests:
+            got = float(row[test.grade_id])
+            if got != (test.points if verdicts[test.grade_id] else 0.0):
+                wrong.append(f"{student}: {test.grade_id} scored {got}, expected {'pass' if verdicts[test.grade_id] else 'fail'}")
+        assert float(row["score"]) == sum(float(row[t.grade_id]) for t in tests)
+    assert not wrong, "\n".join(wrong)
+    for student in (s for s in want if s.startswith("correct")):
+        assert float(grades[student]["score"]) == max_score
+
+    # Feedback: one page per student, showing failures and never the hidden tests' code.
+    for student, verdicts in want.items():
+        html = (out / "feedback" / student / f"{chapter}.html").read_text()
+        assert "BEGIN HIDDEN TESTS" not in html and "hidden=True" not in html
+        if not all(verdicts.values()):
+            assert "AssertionError" in html
+
+    assert tree_digest(ROOT / "solutions", ROOT / "notebooks", ROOT / "autograder", ROOT / "data", ROOT / "dlcourse") == course_before
+    assert site_packages_digest() == site_before
+    assert tree_digest(folder) == submissions_before
+    assert not leftover_processes()
+
+    # Again: resumed (nothing re-graded) and forced; the same scores both times.
+    again = run_grade(chapter, str(folder), "--out", str(out), "--jobs", "2")
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert read_grades(out / "grades.csv") == grades
+    if chapter == "02_dropout":
+        forced = run_grade(chapter, str(folder), "--out", str(tmp_path / "out2"), "--jobs", "2", "--timeout", "120", "--force")
+        assert forced.returncode == 0
+        regraded = read_grades(tmp_path / "out2" / "grades.csv")
+        assert {s: r["score"] for s, r in regraded.items()} == {s: r["score"] for s, r in grades.items()}
+
+
+def test_an_lms_zip_is_graded(tmp_path):
+    chapter = "02_dropout"
+    code = variants(chapter)
+    archive = tmp_path / "lms-export.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr("Ada Lovelace_1815_assignsubmission_file_/02_dropout.ipynb",
+                    write(fill_in(chapter, code["correct_bool_mask"]), tmp_path / "a.ipynb").read_text())
+        zf.writestr("turingalan_1912_555_02_dropout.ipynb",
+                    write(fill_in(chapter, code["mistake_no_scaling"]), tmp_path / "b.ipynb").read_text())
+    out = tmp_path / "out"
+    result = run_grade(chapter, str(archive), "--out", str(out))
+    assert result.returncode == 0, result.stderr[-3000:]
+    grades = read_grades(out / "grades.csv")
+    assert sorted(grades) == ["Ada_Lovelace_1815", "turingalan_1912"]
+    assert float(grades["Ada_Lovelace_1815"]["score"]) == float(grades["Ada_Lovelace_1815"]["max_score"])
+    assert float(grades["turingalan_1912"]["score"]) < float(grades["turingalan_1912"]["max_score"])
+
+
+def test_bad_arguments_get_clear_errors(tmp_path):
+    result = run_grade("00_setup", str(tmp_path))
+    assert result.returncode == 2 and "not a graded chapter" in result.stderr
+    result = run_grade("02_dropout", str(tmp_path / "missing.ipynb"), "--out", str(tmp_path / "out"))
+    assert result.returncode == 2 and "no such file or folder" in result.stderr
