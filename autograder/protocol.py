@@ -30,7 +30,7 @@ def encode(value) -> object:
     if isinstance(value, np.ndarray):
         if value.dtype.kind not in ALLOWED_KINDS:
             raise ProtocolError(f"arrays of dtype {value.dtype} cannot be sent")
-        array = np.ascontiguousarray(value)
+        array = np.require(value, requirements="C")  # (ascontiguousarray would make 0-d arrays 1-d)
         return {"__nd__": [array.dtype.str, list(array.shape), base64.b64encode(array.tobytes()).decode("ascii")]}
     if isinstance(value, np.generic):
         return encode(np.asarray(value))

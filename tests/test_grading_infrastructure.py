@@ -26,6 +26,11 @@ def test_protocol_round_trip_keeps_dtypes_shapes_and_structure():
     assert back["c"] == ["x"]
 
 
+def test_protocol_keeps_zero_dimensional_arrays_zero_dimensional():
+    back = protocol.decode(json.loads(json.dumps(protocol.encode(np.array(3, dtype=np.int64)))))
+    assert back.shape == () and back.dtype == np.int64 and back == 3
+
+
 def test_protocol_refuses_object_arrays_and_lying_payloads():
     with pytest.raises(protocol.ProtocolError):
         protocol.encode(np.array([object()]))
