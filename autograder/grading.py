@@ -18,7 +18,6 @@ import csv
 import hashlib
 import json
 import multiprocessing
-import os
 import random
 import secrets
 import shutil

@@ -29,6 +29,33 @@ def parse_variant(path: Path) -> dict[str, str]:
     return {part: code.strip() + "\n" for part, code in sections.items()}
 
 
+def execute_variant(path: Path, edit=None) -> dict:
+    """The variant's cells executed in file order in one fresh namespace, as in a notebook.
+
+    `edit(part, source) -> source` may alter a cell first (to make a one-off mistake).
+    """
+    namespace = {"__name__": f"submission_{path.stem}"}
+    for part, source in parse_variant(path).items():
+        exec(compile(edit(part, source) if edit else source, f"{path.name}:{part}", "exec"), namespace)
+    return namespace
+
+
+def local_verdicts(parts: dict, namespace: dict) -> dict[str, str | None]:
+    """{test cell grade_id: None if it passes, else the failure message}, checked in this process."""
+    from autograder.checks import CheckFailed, LocalImplementation
+
+    result = {}
+    for part, check in parts.items():
+        for hidden in (False, True):
+            grade_id = f"test_{part}_hidden" if hidden else f"test_{part}"
+            try:
+                check(LocalImplementation(dict(namespace)), hidden)
+                result[grade_id] = None
+            except CheckFailed as failure:
+                result[grade_id] = str(failure)
+    return result
+
+
 def released_notebook(chapter: str) -> dict:
     return json.loads((ROOT / "notebooks" / chapter / f"{chapter}.ipynb").read_text())
 

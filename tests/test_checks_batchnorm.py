@@ -10,7 +10,6 @@ makes from the instructor solution, and that a tampered reference file is refuse
 import json
 import re
 import shutil
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -18,6 +17,7 @@ import pytest
 from autograder import references
 from autograder.checks import CheckFailed, LocalImplementation, batchnorm
 from notebook_runner import ROOT
+from sample_notebooks import execute_variant as namespace_of, local_verdicts, parse_variant
 
 SUBMISSIONS = ROOT / "tests" / "submissions" / batchnorm.CHAPTER
 EXPECTED = json.loads((SUBMISSIONS / "expected.json").read_text())
@@ -37,33 +37,6 @@ KEYWORDS = {
     "mistake_plain_tensor_stats": "register_buffer",
     "mistake_f_batch_norm": "calls torch.nn.functional.batch_norm",
 }
-
-
-def cells(path: Path) -> list[tuple[str, str]]:
-    pieces = re.split(r"^# %% (\w+)[ \t]*\n", path.read_text(), flags=re.M)
-    return list(zip(pieces[1::2], pieces[2::2]))
-
-
-def namespace_of(path: Path, edit=None) -> dict:
-    """The submission's cells executed in file order in one fresh namespace, as in a notebook."""
-    namespace = {"__name__": f"submission_{path.stem}"}
-    for part, source in cells(path):
-        exec(compile(edit(part, source) if edit else source, f"{path.name}:{part}", "exec"), namespace)
-    return namespace
-
-
-def verdicts(namespace: dict) -> dict[str, str | None]:
-    """{test cell grade_id: None if it passes, else the failure message}."""
-    result = {}
-    for part, check in batchnorm.PARTS.items():
-        for hidden in (False, True):
-            grade_id = f"test_{part}_hidden" if hidden else f"test_{part}"
-            try:
-                check(LocalImplementation(dict(namespace)), hidden)
-                result[grade_id] = None
-            except CheckFailed as failure:
-                result[grade_id] = str(failure)
-    return result
 
 
 def failure(part: str, namespace: dict, hidden: bool) -> str:
@@ -88,13 +61,13 @@ def test_every_submission_file_has_an_expectation_and_a_keyword():
     assert sum(s.startswith("correct_") for s in stems) >= 3
     assert sorted(s for s in stems if s.startswith("mistake_")) == sorted(KEYWORDS)
     for stem in stems:
-        assert [c for c, _ in cells(SUBMISSIONS / f"{stem}.py")] == list(batchnorm.PARTS), stem
+        assert list(parse_variant(SUBMISSIONS / f"{stem}.py")) == list(batchnorm.PARTS), stem
         assert sorted(EXPECTED[stem]) == sorted(f"test_{p}{s}" for p in batchnorm.PARTS for s in ("", "_hidden"))
 
 
 def test_the_reference_submission_is_the_notebooks_solution():
     solution = references.solution_cells(batchnorm.CHAPTER)
-    sample = dict(cells(SUBMISSIONS / "correct_reference.py"))
+    sample = parse_variant(SUBMISSIONS / "correct_reference.py")
     assert list(solution) == list(sample)
     for part, source in solution.items():
         code = [l for l in source.splitlines() if l.strip() not in ("### BEGIN SOLUTION", "### END SOLUTION")]
@@ -103,7 +76,7 @@ def test_the_reference_submission_is_the_notebooks_solution():
 
 @pytest.mark.parametrize("stem", sorted(EXPECTED))
 def test_submission_gets_the_expected_verdicts(stem):
-    got = verdicts(namespace_of(SUBMISSIONS / f"{stem}.py"))
+    got = local_verdicts(batchnorm.PARTS, namespace_of(SUBMISSIONS / f"{stem}.py"))
     wrong = {cell: message for cell, message in got.items() if (message is None) != EXPECTED[stem][cell]}
     assert not wrong, f"{stem}: unexpected verdicts (None = passed): {wrong}"
     if stem in KEYWORDS:

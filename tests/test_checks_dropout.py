@@ -7,10 +7,8 @@ diagnosis that contains the keyword below. The references the visible checks use
 `build_references` makes from the instructor solution, and a tampered copy must be refused.
 """
 import json
-import re
 import shutil
 import warnings
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -18,6 +16,7 @@ import pytest
 from autograder import references
 from autograder.checks import CheckFailed, LocalImplementation, dropout
 from notebook_runner import ROOT
+from sample_notebooks import execute_variant as namespace_of, local_verdicts, parse_variant
 
 SUBMISSIONS = ROOT / "tests" / "submissions" / dropout.CHAPTER
 EXPECTED = json.loads((SUBMISSIONS / "expected.json").read_text())
@@ -36,49 +35,21 @@ KEYWORDS = {
 }
 
 
-def cells(path: Path) -> list[tuple[str, str]]:
-    pieces = re.split(r"^# %% (\w+)[ \t]*\n", path.read_text(), flags=re.M)
-    return list(zip(pieces[1::2], pieces[2::2]))
-
-
-def namespace_of(path: Path) -> dict:
-    """The submission's cells executed in file order in one fresh namespace, as in a notebook."""
-    namespace = {"__name__": f"submission_{path.stem}"}
-    for part, source in cells(path):
-        exec(compile(source, f"{path.name}:{part}", "exec"), namespace)
-    return namespace
-
-
-def verdicts(path: Path) -> dict[str, str | None]:
-    """{test cell grade_id: None if it passes, else the failure message}."""
-    namespace = namespace_of(path)
-    result = {}
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # 0/0 in the NaN mistake
-        for part, check in dropout.PARTS.items():
-            for hidden in (False, True):
-                grade_id = f"test_{part}_hidden" if hidden else f"test_{part}"
-                try:
-                    check(LocalImplementation(dict(namespace)), hidden)
-                    result[grade_id] = None
-                except CheckFailed as failure:
-                    result[grade_id] = str(failure)
-    return result
-
-
 def test_every_submission_file_has_an_expectation_and_a_keyword():
     stems = sorted(p.stem for p in SUBMISSIONS.glob("*.py"))
     assert stems == sorted(EXPECTED)
     assert sum(s.startswith("correct_") for s in stems) >= 3
     assert sorted(s for s in stems if s.startswith("mistake_")) == sorted(KEYWORDS)
     for stem in stems:
-        assert [c for c, _ in cells(SUBMISSIONS / f"{stem}.py")] == list(dropout.PARTS), stem
+        assert list(parse_variant(SUBMISSIONS / f"{stem}.py")) == list(dropout.PARTS), stem
         assert sorted(EXPECTED[stem]) == sorted(f"test_{p}{s}" for p in dropout.PARTS for s in ("", "_hidden"))
 
 
 @pytest.mark.parametrize("stem", sorted(EXPECTED))
 def test_submission_gets_the_expected_verdicts(stem):
-    got = verdicts(SUBMISSIONS / f"{stem}.py")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # 0/0 in the NaN mistake
+        got = local_verdicts(dropout.PARTS, namespace_of(SUBMISSIONS / f"{stem}.py"))
     wrong = {cell: message for cell, message in got.items() if (message is None) != EXPECTED[stem][cell]}
     assert not wrong, f"{stem}: unexpected verdicts (None = passed): {wrong}"
     if stem in KEYWORDS:
