@@ -43,7 +43,7 @@ class TestCell:
     points: float
 
 
-def test_cells(assignment: str) -> list[TestCell]:
+def autograded_cells(assignment: str) -> list[TestCell]:
     """The autograded test cells of a chapter's source notebook, in order."""
     nb = nbformat.read(SOLUTIONS / assignment / f"{assignment}.ipynb", as_version=4)
     cells = []
@@ -63,7 +63,7 @@ def graded_assignments() -> list[str]:
     names = []
     for folder in sorted(p for p in SOLUTIONS.iterdir() if p.is_dir()):
         try:
-            test_cells(folder.name)
+            autograded_cells(folder.name)
             names.append(folder.name)
         except (ValueError, FileNotFoundError):
             pass
@@ -240,7 +240,7 @@ def grade(assignment: str, paths: list[Path], out: Path, jobs: int = 1, timeout:
     if sandbox == "bwrap" and bwrap_path() is None:
         raise SandboxUnavailable("bubblewrap (bwrap) is not installed: `apt-get install bubblewrap`, "
                                  "or grade a trusted batch with `--sandbox none`")
-    tests = test_cells(assignment)
+    tests = autograded_cells(assignment)
     from autograder import references
 
     references.load(assignment)  # a missing, tampered or stale reference file stops the batch here

@@ -71,14 +71,25 @@ class RemoteImplementation:
             return
 
     def close(self) -> None:
-        """Kill the worker's whole process group (its PID namespace dies with it)."""
+        """Kill the worker and every process it started, and wait until they are gone.
+
+        The PID namespace would take them down anyway once bubblewrap dies, but asynchronously;
+        killing each descendant and waiting makes "no process left behind" hold on return.
+        """
         if self.process is None:
             return
+        stragglers = _descendants(self.process.pid)
+        for pid in [self.process.pid, *stragglers]:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
         try:
             os.killpg(self.process.pid, signal.SIGKILL)
-        except ProcessLookupError:
+        except (ProcessLookupError, PermissionError):
             pass
         self.process.wait()
+        _wait_until_gone(stragglers)
         if self.process.stderr:
             self.process.stderr.close()
         try:
@@ -179,6 +190,40 @@ class RemoteImplementation:
     def new_module(self, class_name: str, *args, **kwargs) -> "RemoteModule":
         handle = self._request("new_module", *args, name=class_name, kwargs=kwargs)
         return RemoteModule(self, handle)
+
+
+def _descendants(root: int) -> list[int]:
+    """Every live process below `root`, found through /proc (children, grandchildren, ...)."""
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as fh:
+                    fields = fh.read().rsplit(")", 1)[1].split()
+                children.setdefault(int(fields[1]), []).append(int(entry))
+            except (OSError, IndexError, ValueError):
+                continue
+    found, frontier = [], [root]
+    while frontier:
+        pid = frontier.pop()
+        for child in children.get(pid, []):
+            found.append(child)
+            frontier.append(child)
+    return found
+
+
+def _wait_until_gone(pids: list[int], seconds: float = 10.0) -> None:
+    end = time.monotonic() + seconds
+    for pid in pids:
+        while time.monotonic() < end:
+            try:
+                with open(f"/proc/{pid}/stat") as fh:
+                    state = fh.read().rsplit(")", 1)[1].split()[0]
+            except OSError:
+                break  # gone
+            if state in ("Z", "X"):
+                break  # dead, waiting to be reaped by its parent
+            time.sleep(0.01)
 
 
 class RemoteModule:

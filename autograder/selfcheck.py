@@ -14,9 +14,9 @@ from autograder.checks import CheckFailed, StudentError, parts as all_parts, run
 
 
 def _parts_of(chapter: str) -> list[str]:
-    from autograder.grading import test_cells
+    from autograder.grading import autograded_cells
 
-    return list(dict.fromkeys(t.part for t in test_cells(chapter)))
+    return list(dict.fromkeys(t.part for t in autograded_cells(chapter)))
 
 
 def check_all(chapter: str, namespace: dict) -> bool:

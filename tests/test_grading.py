@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from autograder import sandbox
-from autograder.grading import test_cells
+from autograder.grading import autograded_cells
 from sample_notebooks import ROOT, expected, fill_in, variants, write
 
 pytestmark = pytest.mark.skipif(sandbox.bwrap_path() is None, reason="bubblewrap not installed (.ci/run installs it)")
@@ -80,7 +80,7 @@ def leftover_processes() -> list[str]:
 def test_a_class_is_graded_exactly_and_safely(chapter, tmp_path):
     folder = tmp_path / "submissions"
     want = batch(chapter, folder)
-    tests = test_cells(chapter)
+    tests = autograded_cells(chapter)
     course_before = tree_digest(ROOT / "solutions", ROOT / "notebooks", ROOT / "autograder", ROOT / "data", ROOT / "dlcourse")
     site_before = site_packages_digest()
     submissions_before = tree_digest(folder)
