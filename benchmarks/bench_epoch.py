@@ -2,8 +2,8 @@
 
 Same model (784-512-256-10, ReLU, dropout 0.2), optimizer (Adam 1e-3) and batch size (128) on
 both sides; only the data path differs. The two are run alternately, `--repeats` times each,
-and the medians compared. The lower bound is the epoch's matrix-multiply FLOPs divided by the
-GFLOP/s this machine reaches on those very matrix shapes, measured in the same run.
+and the median of the per-run ratios reported. The lower bound is the epoch's matrix-multiply FLOPs divided by the
+GFLOP/s this machine reaches on those very matrix shapes, measured beside each pair of epochs.
 
 Prints `speedup: X.XX` (torchvision epoch / dlcourse epoch) and `bound_ratio: X.XX`
 (dlcourse epoch / FLOP bound). Run with `make bench`.
@@ -41,6 +41,14 @@ def time_epoch(loader) -> float:
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3, fused=True)
     started = time.perf_counter()
     fit(model, loader, epochs=1, optimizer=optimizer, progress=False)
+    return time.perf_counter() - started
+
+
+def time_data_only(loader) -> float:
+    """One pass over the loader with no model: what the data path alone costs per epoch."""
+    started = time.perf_counter()
+    for _ in loader:
+        pass
     return time.perf_counter() - started
 
 
@@ -96,29 +104,37 @@ def main(argv: list[str] | None = None) -> dict:
     ours_loader = TensorLoader(train, batch_size=BATCH, shuffle=True, seed=0)
     tv_loader = DataLoader(torchvision_mnist(train=True, transform=ToTensor()), batch_size=BATCH, shuffle=True)
 
-    ours, theirs = [], []
+    flops = epoch_flops(len(train))
+    shapes = matmul_shapes(BATCH)
+    ours, theirs, rates = [], [], []
     for run in range(args.repeats):  # alternate, so drift in machine load hits both sides alike
         ours.append(time_epoch(ours_loader))
         theirs.append(time_epoch(tv_loader))
-        print(f"run {run + 1}: dlcourse {ours[-1]:.2f} s, torchvision+DataLoader {theirs[-1]:.2f} s")
+        rates.append(gemm_rate(shapes, repeats=3))  # the bound, measured beside each pair of epochs
+        print(f"run {run + 1}: dlcourse {ours[-1]:.2f} s, torchvision+DataLoader {theirs[-1]:.2f} s, "
+              f"matmul {rates[-1]:.0f} GFLOP/s -> bound {flops / (rates[-1] * 1e9):.2f} s")
 
-    flops = epoch_flops(len(train))
-    rate_epoch_shapes = gemm_rate(matmul_shapes(BATCH), repeats=5)
     rate_square = gemm_rate([(1024, 1024, 1024)], repeats=5)
-    bound = flops / (rate_epoch_shapes * 1e9)
+    data_ours = statistics.median(time_data_only(ours_loader) for _ in range(3))
+    data_theirs = time_data_only(tv_loader)
+    median = statistics.median
     result = {
-        "dlcourse_s": statistics.median(ours),
-        "torchvision_s": statistics.median(theirs),
+        "dlcourse_s": median(ours),
+        "torchvision_s": median(theirs),
         "epoch_gflop": flops / 1e9,
-        "gflops_epoch_shapes": rate_epoch_shapes,
+        "gflops_epoch_shapes": median(rates),
         "gflops_1024": rate_square,
-        "bound_s": bound,
+        "bound_s": flops / (median(rates) * 1e9),
+        # Ratios within each run, then their median: load drifting between runs cancels out.
+        "speedup": median(t / o for t, o in zip(theirs, ours)),
+        "bound_ratio": median(o / (flops / (r * 1e9)) for o, r in zip(ours, rates)),
     }
-    result["speedup"] = result["torchvision_s"] / result["dlcourse_s"]
-    result["bound_ratio"] = result["dlcourse_s"] / bound
+    result.update(data_only_dlcourse_s=data_ours, data_only_torchvision_s=data_theirs)
     print(f"median epoch: dlcourse {result['dlcourse_s']:.2f} s, torchvision+DataLoader {result['torchvision_s']:.2f} s")
     print(f"epoch matmul work: {result['epoch_gflop']:.1f} GFLOP; matmul rate on the epoch's shapes "
-          f"{rate_epoch_shapes:.0f} GFLOP/s (1024x1024: {rate_square:.0f} GFLOP/s); bound {bound:.2f} s")
+          f"{result['gflops_epoch_shapes']:.0f} GFLOP/s (1024x1024: {rate_square:.0f} GFLOP/s); bound {result['bound_s']:.2f} s")
+    print(f"data path alone, one epoch without a model: dlcourse {data_ours:.2f} s, "
+          f"torchvision+DataLoader {data_theirs:.2f} s")
     print(f"bound_ratio at the 1024x1024 rate (stricter): {result['dlcourse_s'] / (flops / (rate_square * 1e9)):.2f}")
     print(f"speedup: {result['speedup']:.2f}")
     print(f"bound_ratio: {result['bound_ratio']:.2f}")
