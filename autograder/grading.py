@@ -258,6 +258,8 @@ def grade(assignment: str, paths: list[Path], out: Path, jobs: int = 1, timeout:
     workdir.mkdir(exist_ok=True)
     try:
         subs = submissions.collect(paths, assignment, workdir=workdir)
+        if not subs:
+            raise submissions.SubmissionError(f"no .ipynb notebooks found in {', '.join(map(str, paths))}")
         todo, done = [], []
         for sub in subs:
             cached = results_dir / f"{sub.student_id}.json"

@@ -135,9 +135,7 @@ class RemoteImplementation:
             tail = self.process.stderr.read(4000).decode(errors="replace")
         except Exception:
             pass
-        if "MemoryError" in tail or code in (-signal.SIGKILL, 137) and "Cannot allocate" in tail:
-            return f"the code ran out of memory (limit {self.limits.memory_gb:g} GB)"
-        if "MemoryError" in tail:
+        if "MemoryError" in tail or "Cannot allocate" in tail:
             return f"the code ran out of memory (limit {self.limits.memory_gb:g} GB)"
         return f"the code ended the process (exit status {code})"
 

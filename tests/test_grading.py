@@ -151,3 +151,25 @@ def test_bad_arguments_get_clear_errors(tmp_path):
     assert result.returncode == 2 and "not a graded chapter" in result.stderr
     result = run_grade("02_dropout", str(tmp_path / "missing.ipynb"), "--out", str(tmp_path / "out"))
     assert result.returncode == 2 and "no such file or folder" in result.stderr
+
+
+def test_an_empty_folder_is_a_clear_error(tmp_path):
+    (tmp_path / "empty").mkdir()
+    result = run_grade("02_dropout", str(tmp_path / "empty"), "--out", str(tmp_path / "out"))
+    assert result.returncode == 2 and "no .ipynb notebooks found" in result.stderr
+
+
+def test_students_validate_a_saved_notebook_without_nbgrader(tmp_path):
+    code = variants("02_dropout")
+
+    def validate(nb_path):
+        env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
+        return subprocess.run([sys.executable, "-m", "autograder", "validate", str(nb_path)], cwd=ROOT, env=env,
+                              capture_output=True, text=True, timeout=600)
+
+    good = validate(write(fill_in("02_dropout", code["correct_where"]), tmp_path / "02_dropout.ipynb"))
+    assert good.returncode == 0 and "3/3 parts pass" in good.stdout, good.stdout + good.stderr
+    wrong = validate(write(fill_in("02_dropout", code["mistake_p_as_keep_prob"]), tmp_path / "02_dropout_me.ipynb"))
+    assert wrong.returncode == 1 and "keep probability" in wrong.stdout
+    untouched = validate(ROOT / "notebooks" / "02_dropout" / "02_dropout.ipynb")
+    assert untouched.returncode == 1 and "still `raise NotImplementedError()`" in untouched.stdout

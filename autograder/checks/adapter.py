@@ -7,7 +7,6 @@ does it over a pipe to a sandboxed process, with the same answers for an honest 
 """
 from __future__ import annotations
 
-import copy
 from dataclasses import dataclass
 
 import numpy as np
@@ -260,6 +259,3 @@ class LocalModule:
     def to_dtype(self, dtype: str) -> None:
         self.impl._run(self.module.to, getattr(torch, dtype))
 
-
-def copy_args(args):
-    return copy.deepcopy(args)
