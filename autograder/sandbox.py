@@ -1,8 +1,11 @@
 """How a student's code is confined while it is graded.
 
-With bubblewrap (Debian/Ubuntu: `apt-get install bubblewrap`) the worker sees the whole file
-system read-only, a private 64 MB /tmp, no network, its own PID namespace (so every process it
-starts dies with it) and a new session. Resource limits apply on top: address space (--memory),
+With bubblewrap (Debian/Ubuntu: `apt-get install bubblewrap`) the worker sees, read-only, only
+what it needs to run Python and torch: the system's /usr, /lib, /bin and /etc, the Python
+installation and virtualenv, and the course's `autograder/` and `dlcourse/` packages. Nothing
+else: not the other submissions, not the gradebook, not the instructor's files. It gets a private
+64 MB /tmp, no network, its own PID namespace (so every process it starts dies with it) and a
+new session. Resource limits apply on top: address space (--memory),
 CPU seconds, file size. Without bubblewrap grading refuses to start unless `--sandbox none` is
 given, for a trusted batch only (your own solutions, say).
 """
@@ -53,12 +56,30 @@ def worker_command(mode: str, read_fd: int, write_fd: int) -> list[str]:
     if bwrap is None:
         raise SandboxUnavailable("bubblewrap (bwrap) is not installed: `apt-get install bubblewrap`, "
                                  "or grade a trusted batch with `--sandbox none`")
-    return [bwrap, "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc",
-            "--size", str(64 * 1024**2), "--tmpfs", "/tmp", "--chdir", "/tmp",
+    return [bwrap, *read_only_mounts(), "--dev", "/dev", "--proc", "/proc",
+            "--size", str(64 * 1024**2), "--tmpfs", "/tmp", *course_mounts(), "--chdir", "/tmp",
             "--unshare-all", "--die-with-parent", "--new-session",
             "--setenv", "PYTHONPATH", str(ROOT), "--setenv", "HOME", "/tmp",
             "--setenv", "OMP_NUM_THREADS", "1", "--setenv", "MKL_NUM_THREADS", "1",
             "--", *python]
+
+
+def read_only_mounts() -> list[str]:
+    """The system and the Python installation, read-only (a missing system folder is skipped)."""
+    mounts = []
+    for folder in ("/usr", "/lib", "/lib64", "/lib32", "/bin", "/sbin", "/etc"):
+        mounts += ["--ro-bind-try", folder, folder]
+    return mounts
+
+
+def course_mounts() -> list[str]:
+    """Python and the course's packages, mounted after /tmp's tmpfs so they show even if they live there."""
+    paths = {Path(sys.base_prefix).resolve(), Path(sys.prefix).resolve(),
+             Path(sys.executable).resolve().parent, ROOT / "autograder", ROOT / "dlcourse"}
+    mounts = []
+    for path in sorted(paths, key=lambda p: len(p.parts)):
+        mounts += ["--ro-bind", str(path), str(path)]
+    return mounts
 
 
 def worker_environment() -> dict[str, str]:

@@ -202,3 +202,19 @@ def test_top_level_exit_hang_and_hooks_are_skipped_and_the_definitions_kept():
         impl.load_timeout = 5
         assert impl.call("f")[0] == 42 and impl.call("g")[0] == 7
         assert len(impl.load_problems) == 2 and all("skipped" in p for p in impl.load_problems)
+
+
+@needs_bwrap
+def test_worker_sees_no_file_outside_python_and_the_course_packages(tmp_path):
+    secret = Path(__file__).resolve().parent / ".sandbox-secret-submission.ipynb"
+    secret.write_text("another student's notebook")
+    cells = {"peek": ("import os\n"
+                      "def peek(paths):\n"
+                      "    return [os.path.exists(p) for p in paths]\n")}
+    try:
+        with _remote(cells) as impl:
+            probes = [secret, tmp_path, secret.parents[1] / "README.md", secret.parents[1] / "solutions", "/home"]
+            seen = impl.call("peek", [str(p) for p in probes])[0]
+    finally:
+        secret.unlink()
+    assert seen == [False] * 5
