@@ -145,6 +145,18 @@ def grade_one(task: dict) -> dict:
             "seconds": round(time.monotonic() - started, 2)}
 
 
+def grade_one_safely(task: dict) -> dict:
+    """grade_one, but a failure of the grader itself on one submission never stops the batch."""
+    try:
+        return grade_one(task)
+    except Exception as error:
+        reason = f"the grader could not grade this submission ({type(error).__name__}: {error})"
+        return {"student_id": task["student_id"], "sha256": task["sha256"], "origin": task["origin"], "cells": [],
+                "verdicts": {t["grade_id"]: {"passed": False, "message": reason} for t in task["tests"]},
+                "problems": task["problems"] + [reason], "seconds": 0.0,
+                "grader_error": True}  # not a verdict on the student: the next run grades it again
+
+
 # -- the batch ---------------------------------------------------------------------------------
 
 def _run_nbgrader(course: Path, *args: str) -> subprocess.CompletedProcess:
@@ -265,7 +277,7 @@ def grade(assignment: str, paths: list[Path], out: Path, jobs: int = 1, timeout:
             cached = results_dir / f"{sub.student_id}.json"
             if not force and cached.is_file():
                 previous = json.loads(cached.read_text())
-                if previous.get("sha256") == sub.sha256:
+                if previous.get("sha256") == sub.sha256 and not previous.get("grader_error"):
                     done.append(previous)
                     continue
             todo.append({"student_id": sub.student_id, "path": str(sub.path), "origin": sub.origin,
@@ -277,7 +289,7 @@ def grade(assignment: str, paths: list[Path], out: Path, jobs: int = 1, timeout:
             context = multiprocessing.get_context("forkserver")
             with context.Pool(processes=max(1, min(jobs, len(todo)))) as pool:
                 bar = tqdm(total=len(todo), desc=f"grading {assignment}", unit="submission", disable=not progress)
-                for result in pool.imap_unordered(grade_one, todo):
+                for result in pool.imap_unordered(grade_one_safely, todo):
                     (results_dir / f"{result['student_id']}.json").write_text(json.dumps(result, indent=1))
                     fresh.append(result)
                     bar.update()

@@ -218,3 +218,14 @@ def test_worker_sees_no_file_outside_python_and_the_course_packages(tmp_path):
     finally:
         secret.unlink()
     assert seen == [False] * 5
+
+
+def test_a_grader_failure_on_one_submission_is_reported_and_retried_next_run():
+    from autograder.grading import grade_one_safely
+
+    task = {"student_id": "x", "sha256": "0", "origin": "o", "problems": [], "path": "/nonexistent.ipynb",
+            "tests": [{"grade_id": "test_p", "part": "p", "hidden": False, "points": 1.0}],
+            "salt": "s", "timeout": 10, "memory": 4, "sandbox": "none"}
+    result = grade_one_safely(task)
+    assert result["grader_error"] and not result["verdicts"]["test_p"]["passed"]
+    assert "could not grade this submission" in result["verdicts"]["test_p"]["message"]
