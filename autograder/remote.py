@@ -211,6 +211,7 @@ def _descendants(root: int) -> list[int]:
 
 
 def _wait_until_gone(pids: list[int], seconds: float = 10.0) -> None:
+    """Wait until every pid is dead (gone, or a zombie awaiting its parent), killing again as we go."""
     end = time.monotonic() + seconds
     for pid in pids:
         while time.monotonic() < end:
@@ -221,6 +222,10 @@ def _wait_until_gone(pids: list[int], seconds: float = 10.0) -> None:
                 break  # gone
             if state in ("Z", "X"):
                 break  # dead, waiting to be reaped by its parent
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                break
             time.sleep(0.01)
 
 

@@ -2,6 +2,7 @@
 static forbidden-call scan, and the sandboxed worker's confinement and failure handling."""
 import json
 import os
+import time
 import zipfile
 from pathlib import Path
 
@@ -161,8 +162,14 @@ def test_worker_cannot_write_course_files_reach_the_network_or_outlive_the_grade
     finally:
         impl.close()
     assert not target.exists()
-    leftovers = [line for line in os.popen("ps -eo args").read().splitlines() if line.strip() == "sleep 300"]
-    assert not leftovers, "a child process of the student's code outlived the worker"
+    # close() returns once each process is dead; allow the kernel a moment to reap them.
+    for _ in range(30):
+        ps = os.popen("ps -eo pid,stat,args").read().splitlines()
+        leftovers = [line for line in ps if line.endswith(" sleep 300") and " Z" not in line]
+        if not leftovers:
+            break
+        time.sleep(0.1)
+    assert not leftovers, f"a child process of the student's code outlived the worker: {leftovers}"
 
 
 @needs_bwrap
