@@ -17,7 +17,7 @@ LAB_ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root)
 # No display (a server, a container): do not try to open a browser; the URL is printed.
 LAB_BROWSER_FLAG := $(if $(or $(DISPLAY),$(filter Darwin,$(shell uname -s))),,--no-browser)
 
-.PHONY: help venv lab test release bench bench-grading course clean-venv
+.PHONY: help venv lab test release bench bench-grading course formgrader clean-venv
 
 help:
 	@echo "make lab      - create .venv if needed, then start JupyterLab on the course"
@@ -26,6 +26,7 @@ help:
 	@echo "make bench    - benchmark one training epoch: dlcourse data path vs torchvision"
 	@echo "make bench-grading - grading 50 submissions: ours (--jobs 2) vs stock serial nbgrader autograde"
 	@echo "make course   - run every chapter in full mode and print each notebook's run time"
+	@echo "make formgrader DIR=grading/02 - grade the written answers of a graded batch in nbgrader's formgrader"
 
 venv: $(STAMP)
 
@@ -55,6 +56,13 @@ bench-grading: $(STAMP)
 
 course: $(STAMP)
 	$(VPY) tests/notebook_runner.py solutions
+
+# The written answers to each chapter's questions are graded by hand, in nbgrader's formgrader,
+# on the gradebook a `python -m autograder grade ... --out DIR` run made.
+formgrader: $(STAMP)
+	@test -n "$(DIR)" -a -f "$(DIR)/nbgrader/nbgrader_config.py" || { echo "usage: make formgrader DIR=<the --out folder of a grade run>"; exit 1; }
+	cd "$(DIR)/nbgrader" && $(CURDIR)/$(VENV)/bin/jupyter lab --port=$(PORT) \
+		--LabApp.default_url=/formgrader $(LAB_BROWSER_FLAG) $(LAB_ROOT_FLAG)
 
 clean-venv:
 	rm -rf $(VENV)

@@ -77,7 +77,7 @@ def _grade(parser, args) -> int:
     if args.jobs < 1 or args.timeout <= 0 or args.memory < 3:
         parser.error("--jobs must be at least 1, --timeout positive, --memory at least 3 (GB; torch needs about 3)")
     try:
-        results = grading.grade(args.assignment, args.submissions, args.out, jobs=args.jobs, timeout=args.timeout,
+        results, pending = grading.grade(args.assignment, args.submissions, args.out, jobs=args.jobs, timeout=args.timeout,
                                 memory=args.memory, force=args.force, db_url=args.db, sandbox=args.sandbox)
     except (SubmissionError, SandboxUnavailable, ReferenceFileError) as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -87,6 +87,10 @@ def _grade(parser, args) -> int:
         note = f"  ({'; '.join(result['problems'])})" if result["problems"] else ""
         print(f"{result['student_id']}: {passed}/{len(result['verdicts'])} test cells passed{note}")
     print(f"wrote {args.out / 'grades.csv'} and {args.out / 'feedback'}/ for {len(results)} submissions")
+    if pending:
+        print(f"{pending} written answers await manual grading: `make formgrader DIR={args.out}` opens them in "
+              "nbgrader's formgrader; run this command again afterwards to refresh grades.csv and the feedback "
+              "(their columns stay empty until then)")
     return 0
 
 

@@ -59,6 +59,21 @@ def autograded_cells(assignment: str) -> list[TestCell]:
     return cells
 
 
+@dataclass(frozen=True)
+class AnswerCell:
+    grade_id: str
+    points: float
+
+
+def answer_cells(assignment: str) -> list[AnswerCell]:
+    """The manually graded answer cells (written answers to the chapter's questions), in order."""
+    nb = nbformat.read(SOLUTIONS / assignment / f"{assignment}.ipynb", as_version=4)
+    return [AnswerCell(cell.metadata["nbgrader"]["grade_id"], float(cell.metadata["nbgrader"]["points"]))
+            for cell in nb.cells
+            if cell.cell_type == "markdown" and cell.metadata.get("nbgrader", {}).get("grade")
+            and cell.metadata["nbgrader"].get("solution")]
+
+
 def graded_assignments() -> list[str]:
     names = []
     for folder in sorted(p for p in SOLUTIONS.iterdir() if p.is_dir()):
@@ -86,7 +101,7 @@ def grade_one(task: dict) -> dict:
     import torch
 
     from autograder import forbidden
-    from autograder.checks import CheckFailed, StudentError, parts as all_parts
+    from autograder.checks import CheckFailed, StudentError, forbidden_names, parts as all_parts
     from autograder.remote import RemoteImplementation
     from autograder.sandbox import Limits
 
@@ -98,6 +113,7 @@ def grade_one(task: dict) -> dict:
     problems = task["problems"] + problems
     sources = dict(cells)
     checks = all_parts()
+    scanned = forbidden_names()
     verdicts = {}
     deadline = started + task["timeout"]
     impl = RemoteImplementation(cells, mode=task["sandbox"], limits=Limits(memory_gb=task["memory"]),
@@ -120,11 +136,11 @@ def grade_one(task: dict) -> dict:
                         raise CheckFailed(f"the cell defining `{part}` raised {error}" if error
                                           else f"`{part}` is not defined by its solution cell")
                     checks[part](impl, test.hidden)
-                    if test.hidden:
-                        static = forbidden.findings(sources[part], submissions.defined_names(sources[part]))
+                    if test.hidden and part in scanned:
+                        static = forbidden.findings(sources[part], submissions.defined_names(sources[part]), scanned[part])
                         if static:
                             raise CheckFailed("may reach a forbidden library implementation: " + "; ".join(static)
-                                              + ". Implement it with elementary tensor operations.")
+                                              + ". The exercise asks you to implement it yourself.")
                         if impl.forbidden_seen:
                             raise CheckFailed("calls a forbidden library implementation ("
                                               + ", ".join(sorted(impl.forbidden_seen)) + "). Implement it yourself.")
@@ -140,8 +156,9 @@ def grade_one(task: dict) -> dict:
     finally:
         impl.close()
     problems += impl.load_problems
+    answers, answer_problems = submissions.answer_cells(Path(task["path"]), task.get("answers", []))
     return {"student_id": task["student_id"], "sha256": task["sha256"], "origin": task["origin"],
-            "cells": cells, "verdicts": verdicts, "problems": problems,
+            "cells": cells, "answers": answers, "verdicts": verdicts, "problems": problems + answer_problems,
             "seconds": round(time.monotonic() - started, 2)}
 
 
@@ -201,11 +218,15 @@ def _prepare_course(course: Path, assignment: str, db_url: str) -> None:
 
 
 def _canonical_notebook(assignment: str, result: dict) -> nbformat.NotebookNode:
-    """The released notebook with the student's solution code and the verdicts as test outputs."""
+    """The released notebook with the student's solution code, their written answers (as inert
+    text) and the verdicts as test outputs. Everything else is the released original."""
     nb = nbformat.read(NOTEBOOKS / assignment / f"{assignment}.ipynb", as_version=4)
     code = dict(result["cells"])
+    answers = result.get("answers", {})
     for cell in nb.cells:
         meta = cell.metadata.get("nbgrader", {})
+        if cell.cell_type == "markdown" and meta.get("solution") and meta.get("grade_id") in answers:
+            cell.source = answers[meta["grade_id"]]
         if cell.cell_type != "code":
             continue
         cell.outputs = []
@@ -221,30 +242,73 @@ def _canonical_notebook(assignment: str, result: dict) -> nbformat.NotebookNode:
     return nb
 
 
-def _write_grades_csv(course: Path, out: Path, assignment: str, db_url: str, students: list[str], tests: list[TestCell]) -> None:
+def _write_grades_csv(course: Path, out: Path, assignment: str, db_url: str, students: list[str],
+                      graded: list[str]) -> int:
+    """grades.csv from the gradebook; returns how many written answers still await manual grading.
+
+    A column per graded cell (test cells, then answer cells). An answer cell's column stays empty
+    until the instructor grades it in nbgrader's formgrader; `score` counts what is graded so far
+    and `max_score` everything, so the CSV is honest at every stage.
+    """
     from nbgrader.api import Gradebook
 
-    rows = []
+    rows, pending = [], 0
     with Gradebook(db_url) as gradebook:
         for student in students:
             notebook = gradebook.find_submission_notebook(assignment, assignment, student)
-            scores = {grade.name: grade.score for grade in notebook.grades}
+            scores = {grade.name: None if grade.needs_manual_grade else grade.score for grade in notebook.grades}
+            pending += sum(1 for grade in notebook.grades if grade.needs_manual_grade)
             rows.append([student, assignment, _fmt(notebook.score), _fmt(notebook.max_score)]
-                        + [_fmt(scores.get(t.grade_id, 0.0)) for t in tests])
+                        + [_fmt(scores.get(grade_id, 0.0)) for grade_id in graded])
     with open(out / "grades.csv", "w", newline="") as fh:
         writer = csv.writer(fh)
-        writer.writerow(["student_id", "assignment", "score", "max_score"] + [t.grade_id for t in tests])
+        writer.writerow(["student_id", "assignment", "score", "max_score"] + graded)
         writer.writerows(rows)
+    return pending
 
 
-def _fmt(value: float) -> str:
-    return f"{value:g}"
+def _grade_fingerprints(assignment: str, db_url: str) -> dict[str, str]:
+    """{student: digest of every grade and comment}: what a feedback file was made from."""
+    from nbgrader.api import Gradebook
+
+    prints = {}
+    with Gradebook(db_url) as gradebook:
+        for notebook in gradebook.notebook_submissions(assignment, assignment):
+            facts = sorted((g.name, g.auto_score, g.manual_score, g.extra_credit) for g in notebook.grades)
+            facts += sorted((c.name, c.auto_comment, c.manual_comment) for c in notebook.comments)
+            prints[notebook.student.id] = hashlib.sha256(repr(facts).encode()).hexdigest()
+    return prints
+
+
+def _refresh_feedback(course: Path, assignment: str, db_url: str) -> None:
+    """(Re)generate the feedback of every student whose grades or comments changed since the last one.
+
+    That covers new submissions and the instructor's manual grading in the formgrader alike.
+    """
+    record = course / f".feedback-{assignment}.json"
+    before = json.loads(record.read_text()) if record.is_file() else {}
+    now = _grade_fingerprints(assignment, db_url)
+    changed = [student for student, digest in now.items() if before.get(student) != digest
+               or not (course / "feedback" / student / assignment / f"{assignment}.html").is_file()]
+    if not changed:
+        return
+    for student in changed:
+        shutil.rmtree(course / "feedback" / student / assignment, ignore_errors=True)
+    _run_nbgrader(course, "generate_feedback", assignment)
+    record.write_text(json.dumps(now, indent=1, sort_keys=True))
+
+
+def _fmt(value: float | None) -> str:
+    return "" if value is None else f"{value:g}"
 
 
 def grade(assignment: str, paths: list[Path], out: Path, jobs: int = 1, timeout: float = 300.0,
           memory: float = 4.0, force: bool = False, db_url: str | None = None, sandbox: str = "bwrap",
-          progress: bool = True) -> list[dict]:
-    """Grade every submission in `paths`; write out/grades.csv and out/feedback/; return the results."""
+          progress: bool = True) -> tuple[list[dict], int]:
+    """Grade every submission in `paths`; write out/grades.csv and out/feedback/.
+
+    Returns the per-submission results and how many written answers await manual grading.
+    """
     from tqdm.auto import tqdm
 
     from autograder.sandbox import bwrap_path, SandboxUnavailable
@@ -253,6 +317,7 @@ def grade(assignment: str, paths: list[Path], out: Path, jobs: int = 1, timeout:
         raise SandboxUnavailable("bubblewrap (bwrap) is not installed: `apt-get install bubblewrap`, "
                                  "or grade a trusted batch with `--sandbox none`")
     tests = autograded_cells(assignment)
+    answers = answer_cells(assignment)
     from autograder import references
 
     references.load(assignment)  # a missing, tampered or stale reference file stops the batch here
@@ -282,7 +347,8 @@ def grade(assignment: str, paths: list[Path], out: Path, jobs: int = 1, timeout:
                     continue
             todo.append({"student_id": sub.student_id, "path": str(sub.path), "origin": sub.origin,
                          "sha256": sub.sha256, "problems": sub.problems, "salt": salt,
-                         "tests": [t.__dict__ for t in tests], "timeout": timeout, "memory": memory,
+                         "tests": [t.__dict__ for t in tests], "answers": [a.grade_id for a in answers],
+                         "timeout": timeout, "memory": memory,
                          "sandbox": sandbox})
         fresh = []
         if todo:
@@ -308,12 +374,13 @@ def grade(assignment: str, paths: list[Path], out: Path, jobs: int = 1, timeout:
     all_results = sorted(done + fresh, key=lambda r: r["student_id"])
     if fresh or not (out / "grades.csv").is_file():
         _run_nbgrader(course, "autograde", assignment)
-        _run_nbgrader(course, "generate_feedback", assignment)
+    _refresh_feedback(course, assignment, db_url)
     feedback = out / "feedback"
     for result in all_results:
         html = course / "feedback" / result["student_id"] / assignment / f"{assignment}.html"
         if html.is_file():
             (feedback / result["student_id"]).mkdir(parents=True, exist_ok=True)
             shutil.copy2(html, feedback / result["student_id"] / f"{assignment}.html")
-    _write_grades_csv(course, out, assignment, db_url, [r["student_id"] for r in all_results], tests)
-    return all_results
+    pending = _write_grades_csv(course, out, assignment, db_url, [r["student_id"] for r in all_results],
+                                [t.grade_id for t in tests] + [a.grade_id for a in answers])
+    return all_results, pending

@@ -33,7 +33,8 @@ class RemoteImplementation:
         self.process = None
         self.skipped: set[tuple[int, int]] = set()   # top-level statements that ended or hung the worker
         self.load_problems: list[str] = []
-        self.load_timeout = 30.0
+        self.load_timeout = 30.0      # per top-level statement of the student's cells
+        self.startup_timeout = 120.0  # interpreter start and imports, before the first statement
         self.max_skips = 5
 
     # -- worker life cycle -------------------------------------------------------------------
@@ -55,7 +56,10 @@ class RemoteImplementation:
         progress = None
         while True:  # each statement announces itself; a silence or a death is pinned on the last one
             try:
-                reply = protocol.loads(self._readline(self.load_timeout))
+                # Until the first statement announces itself the worker is starting Python and
+                # importing torch, which a busy machine may slow far beyond one statement's limit.
+                wait = self.load_timeout if progress is not None else max(self.load_timeout, self.startup_timeout)
+                reply = protocol.loads(self._readline(wait))
             except (protocol.ProtocolError, WorkerDied) as exc:
                 self.close()
                 if progress is None or len(self.skipped) >= self.max_skips:
@@ -189,6 +193,10 @@ class RemoteImplementation:
         handle = self._request("new_module", *args, name=class_name, kwargs=kwargs)
         return RemoteModule(self, handle)
 
+    def new_object(self, class_name: str, *args, **kwargs) -> "RemoteObject":
+        handle = self._request("new_object", *args, name=class_name, kwargs=kwargs)
+        return RemoteObject(self, handle)
+
 
 def _descendants(root: int) -> list[int]:
     """Every live process below `root`, found through /proc (children, grandchildren, ...)."""
@@ -271,3 +279,23 @@ class RemoteModule:
 
     def to_dtype(self, dtype):
         self._call("to_dtype", dtype)
+
+
+class RemoteObject:
+    """A callback object living in the worker with its probe model, driven by name. Mirrors adapter.LocalObject."""
+
+    def __init__(self, impl: RemoteImplementation, handle: protocol.Handle):
+        self.impl = impl
+        self.handle = handle
+        self.worker = impl.process
+
+    def _call(self, method: str, *args, **kwargs):
+        if self.impl.process is not self.worker:
+            raise WorkerDied("the object was lost when the student's process was restarted")
+        return self.impl._request("object", *args, handle=self.handle.number, method=method, kwargs=kwargs)
+
+    def step(self, value, state, in_place=True):
+        return self._call("step", float(value), state, in_place=bool(in_place))
+
+    def attributes(self, names):
+        return self._call("attributes", [str(n) for n in names])

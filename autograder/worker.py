@@ -4,6 +4,9 @@ Started by `autograder.remote` inside the sandbox as `python -m autograder.worke
 The first message carries the cells ({"cells": [[grade_id, source], ...]}); each runs in one
 shared namespace, top to bottom, as in the notebook. Then every request is answered through
 `LocalImplementation`, so an honest implementation gives the same answers here as in a notebook.
+Requests: has, reset_forbidden, call (a function), new_module and module (a torch module behind
+a handle: MODULE_METHODS), new_object and object (a callback object behind a handle, driven with
+a probe model that lives here: OBJECT_METHODS of adapter.LocalObject).
 The student's prints go nowhere; only this file writes to WRITE_FD.
 """
 from __future__ import annotations
@@ -19,7 +22,7 @@ def main(read_fd: int, write_fd: int) -> None:
     import torch
 
     from autograder import protocol
-    from autograder.checks.adapter import CheckFailed, LocalImplementation, Opaque, Rng, StudentError
+    from autograder.checks.adapter import CheckFailed, LocalImplementation, LocalObject, Opaque, Rng, StudentError
 
     torch.set_num_threads(1)
     requests = os.fdopen(read_fd, "rb")
@@ -99,6 +102,14 @@ def main(read_fd: int, write_fd: int) -> None:
                 if request["method"] not in MODULE_METHODS:
                     raise ValueError(f"unknown module method {request['method']!r}")
                 result = getattr(module, request["method"])(*args, **kwargs)
+            elif op == "new_object":
+                result = Opaque(impl.new_object(request["name"], *args, **kwargs))
+            elif op == "object":
+                handle = request["handle"]
+                target = objects[handle] if isinstance(handle, int) and 0 <= handle < len(objects) else None
+                if not isinstance(target, LocalObject) or request["method"] not in OBJECT_METHODS:
+                    raise ValueError(f"no object method {request['method']!r} for handle {handle!r}")
+                result = getattr(target, request["method"])(*args, **kwargs)
             else:
                 raise ValueError(f"unknown op {op!r}")
             reply = {"ok": True, "result": protocol.encode(to_wire(result))}
@@ -133,6 +144,7 @@ PREAMBLE = "import numpy as np\nimport torch\nfrom torch import nn\n"
 
 MODULE_METHODS = {"set_training", "is_training", "forward", "forward_backward", "parameters", "buffers",
                   "state_dict", "load_state_dict", "set_parameter", "to_dtype"}
+OBJECT_METHODS = {"step", "attributes"}  # of adapter.LocalObject, the handle new_object returns
 
 if __name__ == "__main__":
     main(int(sys.argv[1]), int(sys.argv[2]))

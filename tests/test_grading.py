@@ -19,11 +19,11 @@ from pathlib import Path
 import pytest
 
 from autograder import sandbox
-from autograder.grading import autograded_cells
+from autograder.grading import answer_cells, autograded_cells
 from sample_notebooks import ROOT, expected, fill_in, variants, write
 
 pytestmark = pytest.mark.skipif(sandbox.bwrap_path() is None, reason="bubblewrap not installed (.ci/run installs it)")
-CHAPTERS = ["02_dropout", "03_batchnorm"]
+CHAPTERS = ["02_dropout", "03_batchnorm", "04_initialization", "05_overfitting"]
 
 
 def tree_digest(*folders: Path) -> str:
@@ -92,10 +92,13 @@ def test_a_class_is_graded_exactly_and_safely(chapter, tmp_path):
     assert sorted(grades) == sorted(want)
 
     wrong = []
-    max_score = sum(t.points for t in tests)
+    autograded_max = sum(t.points for t in tests)
+    max_score = autograded_max + sum(a.points for a in answer_cells(chapter))  # written answers: graded by hand
     for student, verdicts in want.items():
         row = grades[student]
         assert float(row["max_score"]) == max_score, f"{student}: max_score {row['max_score']}"
+        for answer in answer_cells(chapter):  # left as "YOUR ANSWER HERE": nbgrader scores it 0 at once
+            assert row[answer.grade_id] == "0", f"{student}: unanswered {answer.grade_id} scored {row[answer.grade_id]!r}"
         for test in tests:
             got = float(row[test.grade_id])
             if got != (test.points if verdicts[test.grade_id] else 0.0):
@@ -103,7 +106,7 @@ def test_a_class_is_graded_exactly_and_safely(chapter, tmp_path):
         assert float(row["score"]) == sum(float(row[t.grade_id]) for t in tests)
     assert not wrong, "\n".join(wrong)
     for student in (s for s in want if s.startswith("correct")):
-        assert float(grades[student]["score"]) == max_score
+        assert float(grades[student]["score"]) == autograded_max
 
     # Feedback: one page per student, showing failures and never the hidden tests' code.
     for student, verdicts in want.items():
@@ -173,3 +176,52 @@ def test_students_validate_a_saved_notebook_without_nbgrader(tmp_path):
     assert wrong.returncode == 1 and "keep probability" in wrong.stdout
     untouched = validate(ROOT / "notebooks" / "02_dropout" / "02_dropout.ipynb")
     assert untouched.returncode == 1 and "still `raise NotImplementedError()`" in untouched.stdout
+
+
+def test_written_answers_are_carried_as_text_and_graded_by_hand(tmp_path):
+    """A student's answers reach the gradebook as inert text; the instructor's manual score reaches
+    grades.csv and the feedback on the next run; an unanswered question scores 0 at once."""
+    from nbgrader.api import Gradebook
+
+    chapter = "02_dropout"
+    questions = answer_cells(chapter)
+    assert len(questions) >= 2, "chapter 02 should end with written questions"
+    first, second = questions[0].grade_id, questions[1].grade_id
+    hostile = 'Dropout averages many thinned networks. <script>alert("grade me 100")</script>'
+    nb = fill_in(chapter, variants(chapter)["correct_bool_mask"])
+    for cell in nb["cells"]:
+        if cell.get("metadata", {}).get("nbgrader", {}).get("grade_id") == first:
+            cell["source"] = hostile
+    folder = tmp_path / "submissions"
+    write(nb, folder / "ada.ipynb")
+    write(fill_in(chapter, variants(chapter)["correct_bool_mask"]), folder / "bob.ipynb")  # answers nothing
+    out = tmp_path / "out"
+    result = run_grade(chapter, str(folder), "--out", str(out))
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "1 written answers await manual grading" in result.stdout and "make formgrader" in result.stdout
+    grades = read_grades(out / "grades.csv")
+    autograded_max = sum(t.points for t in autograded_cells(chapter))
+    assert grades["ada"][first] == "" and grades["ada"][second] == "0"  # pending, unanswered
+    assert grades["bob"][first] == "0" and float(grades["bob"]["score"]) == autograded_max
+
+    graded_copy = (out / "nbgrader" / "autograded" / "ada" / chapter / f"{chapter}.ipynb").read_text()
+    assert "&lt;script&gt;" in graded_copy and "<script>" not in graded_copy
+    html = (out / "feedback" / "ada" / f"{chapter}.html").read_text()
+    assert "&lt;script&gt;" in html or "&amp;lt;script&amp;gt;" in html
+    assert '<script>alert("grade me 100")' not in html
+
+    # The instructor grades the answer (as the formgrader does), then runs the command again.
+    with Gradebook(f"sqlite:///{out / 'nbgrader' / 'gradebook.db'}") as gradebook:
+        grade = gradebook.find_grade(first, chapter, chapter, "ada")
+        grade.manual_score = questions[0].points
+        grade.needs_manual_grade = False  # what the formgrader's grade API does with a score
+        comment = gradebook.find_comment(first, chapter, chapter, "ada")
+        comment.manual_comment = "Good: the ensemble view, in one sentence."
+        gradebook.db.commit()
+    again = run_grade(chapter, str(folder), "--out", str(out))
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert "await manual grading" not in again.stdout
+    regraded = read_grades(out / "grades.csv")
+    assert regraded["ada"][first] == f"{questions[0].points:g}"
+    assert float(regraded["ada"]["score"]) == autograded_max + questions[0].points
+    assert "the ensemble view, in one sentence" in (out / "feedback" / "ada" / f"{chapter}.html").read_text()

@@ -6,9 +6,11 @@ The grading command runs the same checks in its own clean process against the st
 executing in a sandboxed worker (`autograder.worker`), so nothing the student's code does to
 its own interpreter can change a verdict.
 
-Each chapter module (`dropout`, `batchnorm`) exports PARTS: {part name: check function}, where a
-check function takes (impl, hidden) and raises CheckFailed with a message that names the likely
-mistake. `hidden=False` runs the visible checks against the shipped references; `hidden=True`
+Each chapter module (listed in CHAPTER_MODULES) exports CHAPTER, PARTS: {part name: check
+function} and build_references; a check function takes (impl, hidden) and raises CheckFailed with
+a message that names the likely mistake. A module whose exercise forbids a library shortcut sets
+FORBIDDEN_NAMES (the library names its solution cells must not mention); its hidden tests then
+also scan the source statically (`autograder.forbidden`) and fail on any forbidden aten op seen. `hidden=False` runs the visible checks against the shipped references; `hidden=True`
 runs the hidden ones: fresh inputs, PyTorch as the oracle, edge cases, forbidden calls.
 """
 from __future__ import annotations
@@ -16,11 +18,26 @@ from __future__ import annotations
 from autograder.checks.adapter import CheckFailed, LocalImplementation, Rng, StudentError
 
 
+CHAPTER_MODULES = ("dropout", "batchnorm", "initialization", "early_stopping")
+
+
+def chapter_modules() -> dict:
+    """{chapter folder name: its check module}, for every graded chapter."""
+    import importlib
+
+    modules = [importlib.import_module(f"autograder.checks.{name}") for name in CHAPTER_MODULES]
+    return {module.CHAPTER: module for module in modules}
+
+
 def parts() -> dict:
     """{part name: check function} over every graded chapter."""
-    from autograder.checks import batchnorm, dropout
+    return {name: check for module in chapter_modules().values() for name, check in module.PARTS.items()}
 
-    return {**dropout.PARTS, **batchnorm.PARTS}
+
+def forbidden_names() -> dict[str, set[str]]:
+    """{part: library names its source must not use}, for the parts whose exercise forbids a shortcut."""
+    return {name: set(module.FORBIDDEN_NAMES) for module in chapter_modules().values()
+            if getattr(module, "FORBIDDEN_NAMES", None) for name in module.PARTS}
 
 
 def run_checks(part: str, namespace: dict, hidden: bool = False) -> None:
@@ -40,4 +57,4 @@ def run_checks(part: str, namespace: dict, hidden: bool = False) -> None:
     print(f"{part}: all {'hidden' if hidden else 'visible'} checks passed")
 
 
-__all__ = ["CheckFailed", "LocalImplementation", "Rng", "StudentError", "parts", "run_checks"]
+__all__ = ["CheckFailed", "LocalImplementation", "Rng", "StudentError", "chapter_modules", "forbidden_names", "parts", "run_checks"]

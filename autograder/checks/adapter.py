@@ -4,6 +4,16 @@ Checks never hold the student's objects: they ask an Implementation to call a fu
 drive a module, and get back plain NumPy arrays (or opaque handles for things like a backward
 cache). `LocalImplementation` does this in-process; `autograder.worker.RemoteImplementation`
 does it over a pipe to a sandboxed process, with the same answers for an honest implementation.
+
+Three kinds of student code are driven:
+- functions: `impl.call(name, *args, **kwargs)`;
+- torch modules: `impl.new_module(class_name, ...)` -> a handle (`LocalModule`) with forward,
+  forward_backward, parameters, buffers, state_dict, ...;
+- callback objects, called once per epoch with a number and a model the way
+  `dlcourse.training.fit` calls `early_stopping(val_loss, model)`: `impl.new_object(class_name,
+  ...)` -> a handle (`LocalObject`) whose `step(value, state)` writes `state` into a small probe
+  model (`probe_model()`), calls the object with (value, probe) and answers (what it returned,
+  the probe's state afterwards); `attributes(names)` reads numeric attributes.
 """
 from __future__ import annotations
 
@@ -198,6 +208,17 @@ class LocalImplementation:
             raise CheckFailed(f"{class_name}(...) did not create a torch.nn.Module")
         return LocalModule(self, module)
 
+    def new_object(self, class_name: str, *args, **kwargs) -> "LocalObject":
+        """Create `class_name(*args, **kwargs)`: a callable object driven with a probe model (see LocalObject)."""
+        cls = self._get(class_name)
+        args = [_prepare(_unwrap(a)) for a in args]
+        kwargs = {k: _prepare(_unwrap(v)) for k, v in kwargs.items()}
+        obj = self._run(cls, *args, **kwargs)
+        if not callable(obj):
+            raise CheckFailed(f"{class_name}(...) created an object that cannot be called: "
+                              "define __call__(self, val_loss, model)")
+        return LocalObject(self, obj)
+
 
 class LocalModule:
     """Drives one torch module of the student's; every answer is plain NumPy."""
@@ -259,3 +280,106 @@ class LocalModule:
     def to_dtype(self, dtype: str) -> None:
         self.impl._run(self.module.to, getattr(torch, dtype))
 
+
+def probe_model() -> torch.nn.Module:
+    """The model a callback object is given by `LocalObject.step`: Linear(3, 4) then BatchNorm1d(4).
+
+    Its state_dict holds parameters (weights, biases) and buffers (running_mean, running_var and
+    the int64 num_batches_tracked), so a check can tell whether both are kept and restored.
+    Built without touching torch's global random generator (its values are overwritten anyway).
+    """
+    with torch.random.fork_rng(devices=[]):
+        return torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.BatchNorm1d(4))
+
+
+def probe_state_template() -> dict[str, np.ndarray]:
+    """{state_dict key: array of the key's shape and dtype} of `probe_model()`: what `step` expects."""
+    return {k: to_numpy(v) for k, v in torch.nn.Module.state_dict(probe_model()).items()}
+
+
+def _number_or_description(value):
+    """A plain int, float or bool for a number of an exact built-in, NumPy or torch type (one-element
+    tensors included); otherwise a short description such as "a list" (the value itself never leaves).
+    Exact types only: a subclass could lie about its value in comparisons."""
+    kind = type(value)
+    if kind in (bool, np.bool_):
+        return bool(value)
+    if kind is int or (kind in _NUMPY_SCALARS and np.issubdtype(kind, np.integer)):
+        return int(value)
+    if kind is float or (kind in _NUMPY_SCALARS and np.issubdtype(kind, np.floating)):
+        return float(value)
+    if kind in (torch.Tensor, torch.nn.Parameter) and value.numel() == 1 and not value.is_complex():
+        return _number_or_description(value.detach().cpu().reshape(()).item())
+    return _describe(value)
+
+
+def _describe(value) -> str:
+    """"a <type name>", the name cut to 60 letters, digits, '_' or '.' (a student can name a class anything)."""
+    name = "".join(c if c.isalnum() or c in "_." else "?" for c in str(type(value).__name__)[:60])
+    return f"a {name}"
+
+
+_NUMPY_SCALARS = {np.int8, np.int16, np.int32, np.int64, np.uint8, np.uint16, np.uint32, np.uint64,
+                  np.float16, np.float32, np.float64}
+
+
+class LocalObject:
+    """Drives one callable object of the student's (an early-stopping callback) as `fit` would.
+
+    The object is given the same probe model (`probe_model()`) on every call, as fit gives it the
+    same model every epoch. `step(value, state)`:
+      1. writes `state` ({key: array} for every key of the probe's state_dict) into the probe's
+         EXISTING tensors in place, as an optimizer changes weights; so an object that kept a
+         reference to them (a shallow copy of model.state_dict()) sees its "copy" change too.
+         With in_place=False the tensors get new storage instead (`tensor.data = ...`), which
+         leaves such a shallow copy intact: comparing both tells "kept a shallow copy" from
+         "never restored";
+      2. calls obj(float(value), probe), exactly as fit calls early_stopping(val_loss, model);
+      3. returns (answer, state after): answer is the returned bool (a numpy.bool_ counts),
+         or a description like "a NoneType" when something else came back; the state is the
+         probe's state_dict as plain arrays.
+    `attributes(names)` returns {name: number}, or a description ("no such attribute", "a list").
+    """
+
+    def __init__(self, impl: LocalImplementation, obj):
+        self.impl = impl
+        self.obj = obj
+        self.model = probe_model()
+
+    def _write_state(self, state: dict[str, np.ndarray], in_place: bool) -> None:
+        live = torch.nn.Module.state_dict(self.model)
+        if sorted(live) != sorted(state):
+            raise CheckFailed(f"the model given to your object no longer has the same state_dict keys "
+                              f"(now {sorted(live)}): do not change the model's structure")
+        try:
+            with torch.no_grad():
+                for key, value in state.items():
+                    new = torch.from_numpy(np.array(value, copy=True))
+                    if in_place:
+                        live[key].copy_(new)
+                    else:
+                        owner, _, name = key.rpartition(".")
+                        module = torch.nn.Module.get_submodule(self.model, owner)
+                        tensor = module._parameters.get(name)
+                        tensor = module._buffers[name] if tensor is None else tensor
+                        tensor.data = new.to(tensor.dtype)
+        except Exception as exc:  # the object replaced or reshaped the model's tensors
+            raise CheckFailed(f"the weights of the model given to your object could not be set ({type(exc).__name__}: "
+                              f"{exc}): do not replace or reshape the model's tensors") from None
+
+    def step(self, value: float, state: dict[str, np.ndarray], in_place: bool = True):
+        """Write `state` into the probe, call obj(value, probe); return (answer, state after)."""
+        self._write_state(state, in_place)
+        result = self.impl._run(self.obj, float(value), self.model)
+        answer = bool(result) if type(result) in (bool, np.bool_) else _describe(result)
+        after = self.impl._run(torch.nn.Module.state_dict, self.model)
+        return answer, {k: to_numpy(v) for k, v in after.items()}
+
+    def attributes(self, names: list[str]) -> dict[str, object]:
+        """{name: int, float or bool} for each named attribute; a description where it is not a number."""
+        found = {}
+        for name in names:
+            missing = object()
+            value = self.impl._run(getattr, self.obj, name, missing)
+            found[name] = "no such attribute" if value is missing else self.impl._run(_number_or_description, value)
+        return found

@@ -13,9 +13,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from autograder import forbidden
 from autograder.checks.adapter import CheckFailed, Rng, StudentError, fresh_rng
 
 CHAPTER = "02_dropout"
+FORBIDDEN_NAMES = forbidden.LIBRARY_NAMES  # the exercise: implement it with elementary tensor operations
 
 FORBIDDEN_MESSAGE = ("calls torch.nn.functional.dropout (or an nn dropout module): "
                      "implement the mask yourself")

@@ -1,0 +1,556 @@
+"""Checks of chapter 04 (initialization): fan_in_and_fan_out, xavier_uniform_bound, he_uniform_bound.
+
+Everything here talks to the student's code through `impl` (see adapter.py), so the same checks
+run in a notebook's self-check and, in the grading command, against a sandboxed worker.
+
+The oracle is PyTorch itself: `torch.nn.init._calculate_fan_in_and_fan_out` for the fans, and
+for the bounds the tensors that `torch.nn.init.xavier_uniform_` and `kaiming_uniform_` actually
+fill. Two comparisons with those tensors:
+- the same generator seed: `w.uniform_(-a, a)` with the student's bound `a` must reproduce
+  torch's init value for value (it draws exactly the same uniforms and scales them by `a`);
+- statistics of a large fresh fill: the largest |w| must lie just below `a` (the maximum of n
+  uniform draws falls below a * (1 - 20 / n) with probability e^-20, about 2e-9) and the sample
+  variance must be a^2 / 3 within 6 standard deviations of a sample variance (for U(-a, a) the
+  relative standard deviation is sqrt(4/5) / sqrt(n)).
+Any number type is accepted (int, float, NumPy or 0-d torch scalars): ints where a float is
+expected are fine. Values are compared with a relative tolerance of 1e-6, so a bound computed
+in float32 passes and every wrong formula fails.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from autograder.checks.adapter import CheckFailed, StudentError, fresh_rng
+
+CHAPTER = "04_initialization"
+# The library routes the exercise forbids: a solution must compute fans and bounds itself. The
+# grader scans each solution cell's source for these names (autograder/forbidden.py), besides the
+# indirect routes (getattr, __import__, ...) it always flags. "init" itself is NOT in the list:
+# the scan flags a bare name wherever it appears, so an honest local variable called `init`
+# would fail, and every route through torch.nn.init to a fan or a bound needs one of the names
+# below anyway (`from torch.nn import init` alone computes nothing).
+FORBIDDEN_NAMES = frozenset({"_calculate_fan_in_and_fan_out", "_calculate_correct_fan", "xavier_uniform_",
+                             "xavier_normal_", "kaiming_uniform_", "kaiming_normal_", "calculate_gain"})
+RTOL = 1e-6
+SIGMAS = 6.0
+MAX_BELOW = 20.0  # the largest of n draws lies within a * (1 - MAX_BELOW / n) of a, but for e^-20
+RELU_GAIN = math.sqrt(2.0)
+
+
+# --------------------------------------------------------------------------------------------
+# helpers
+# --------------------------------------------------------------------------------------------
+def _student_error(name: str, what: str, error: StudentError) -> CheckFailed:
+    if error.is_a("NotImplementedError"):
+        return CheckFailed(f"`{name}` is not implemented yet (it raised NotImplementedError): "
+                           "write your code in its cell and run that cell")
+    return CheckFailed(f"{what} raised {error}")
+
+
+def _as_number(value, what: str) -> float:
+    """A real number from whatever the student returned (int, float, NumPy or 0-d tensor)."""
+    if isinstance(value, bool) or value is None:
+        raise CheckFailed(f"{what} returned {value!r}: return a number")
+    if isinstance(value, int):
+        return float(int.__int__(value))
+    if isinstance(value, float):
+        return float.__float__(value)
+    if isinstance(value, np.ndarray) and value.dtype.kind in "iuf":
+        if value.size != 1:
+            raise CheckFailed(f"{what} returned an array of shape {value.shape}: return a single number")
+        return float(value.reshape(()).item())
+    kind = "a tuple" if isinstance(value, tuple) else f"a {type(value).__name__}"
+    raise CheckFailed(f"{what} returned {kind}: return a single number (the bound a of U(-a, a))")
+
+
+def _close(got: float, want: float) -> bool:
+    return math.isfinite(got) and abs(got - want) <= RTOL * abs(want)
+
+
+def _fmt(value: float) -> str:
+    return f"{value:.6g}"
+
+
+def _torch_fans(shape) -> tuple[int, int]:
+    """PyTorch's own fans for a weight of this shape (a meta tensor: no memory is allocated)."""
+    import torch
+
+    return torch.nn.init._calculate_fan_in_and_fan_out(torch.empty(tuple(shape), device="meta"))
+
+
+def _formula_fans(shape) -> tuple[int, int]:
+    receptive_field = math.prod(shape[2:])
+    return shape[1] * receptive_field, shape[0] * receptive_field
+
+
+def _layer(shape) -> str:
+    if len(shape) == 2:
+        return "an nn.Linear weight (out_features, in_features)"
+    if len(shape) <= 5:
+        return f"a Conv{len(shape) - 2}d weight (out_channels, in_channels, *kernel)"
+    return "a weight (out, in, *kernel)"
+
+
+def _uniform_like_torch(shape, bound: float, seed: int):
+    """`torch.empty(shape).uniform_(-bound, bound)` from a generator seeded with `seed` (float64)."""
+    import torch
+
+    generator = torch.Generator().manual_seed(seed)
+    return torch.empty(shape, dtype=torch.float64).uniform_(-bound, bound, generator=generator)
+
+
+def _torch_init(kind: str, shape, seed: int, **kwargs):
+    """torch.nn.init.<kind>(a float64 tensor of `shape`, **kwargs) from a generator seeded with `seed`."""
+    import torch
+
+    generator = torch.Generator().manual_seed(seed)
+    weight = torch.empty(shape, dtype=torch.float64)
+    getattr(torch.nn.init, kind)(weight, generator=generator, **kwargs)
+    return weight
+
+
+def _fresh_seed(rng: np.random.Generator) -> int:
+    return int(rng.integers(0, 2**62))
+
+
+# --------------------------------------------------------------------------------------------
+# fan_in_and_fan_out
+# --------------------------------------------------------------------------------------------
+def _fans(impl, shape) -> tuple:
+    what = f"fan_in_and_fan_out({tuple(shape)})"
+    try:
+        result, _ = impl.call("fan_in_and_fan_out", tuple(int(s) for s in shape))
+    except StudentError as error:
+        raise _student_error("fan_in_and_fan_out", what, error) from None
+    if isinstance(result, np.ndarray) and result.shape == (2,):
+        result = tuple(result)
+    if not isinstance(result, (tuple, list)) or len(result) != 2:
+        raise CheckFailed(f"{what} must return a pair (fan_in, fan_out), got "
+                          f"{type(result).__name__ if not isinstance(result, np.ndarray) else 'an array of shape ' + str(result.shape)}")
+    got = tuple(_as_number(v, what) for v in result)
+    if not all(math.isfinite(v) and v == int(v) for v in got):
+        raise CheckFailed(f"{what} returned {got}: fans are whole numbers (counts of connections)")
+    return tuple(int(v) for v in got), what
+
+
+def _check_fans(impl, shape, expected) -> None:
+    shape = tuple(int(s) for s in shape)
+    expected = tuple(int(v) for v in expected)
+    got, what = _fans(impl, shape)
+    if got == expected:
+        return
+    fan_in, fan_out = expected
+    out_ch, in_ch = shape[0], shape[1]
+    receptive_field = math.prod(shape[2:])
+    mine = f"{what} returned {got}"
+    if got == (fan_out, fan_in):
+        raise CheckFailed(f"{mine}: fan_in and fan_out are swapped. PyTorch stores {_layer(shape)}, so "
+                          "fan_in comes from shape[1] (the inputs of each unit) and fan_out from shape[0]; "
+                          "swapped fans would make He initialization scale by fan_out")
+    if len(shape) > 2 and got == (in_ch, out_ch):
+        raise CheckFailed(f"{mine}: the receptive field is ignored. Each output of {_layer(shape)} sees "
+                          f"in_channels * prod(kernel) = {in_ch} * {receptive_field} inputs: multiply both "
+                          "fans by the product of the kernel sizes (shape[2:])")
+    if len(shape) > 2 and got == (out_ch, in_ch):
+        raise CheckFailed(f"{mine}: fan_in and fan_out are swapped (fan_in comes from shape[1], "
+                          "PyTorch stores (out_channels, in_channels, *kernel)) and the receptive field "
+                          "is ignored (multiply both by the product of the kernel sizes, shape[2:])")
+    if len(shape) > 3 and got in ((in_ch * shape[2], out_ch * shape[2]), (in_ch * shape[-1], out_ch * shape[-1])):
+        raise CheckFailed(f"{mine}: only one kernel dimension is counted; the receptive field is the "
+                          "product of ALL kernel sizes, shape[2:]")
+    raise CheckFailed(f"{mine} for {_layer(shape)}: fan_in = shape[1] * prod(shape[2:]) and "
+                      "fan_out = shape[0] * prod(shape[2:])")
+
+
+def _check_fans_value_error(impl, shape) -> None:
+    what = f"fan_in_and_fan_out({shape})"
+    try:
+        result, _ = impl.call("fan_in_and_fan_out", shape)
+    except StudentError as error:
+        if error.is_a("ValueError"):
+            return
+        if error.is_a("NotImplementedError"):
+            raise _student_error("fan_in_and_fan_out", what, error) from None
+        raise CheckFailed(f"{what} raised {error}; it must raise ValueError: fans need a weight with at "
+                          "least 2 dimensions (like torch.nn.init)") from None
+    raise CheckFailed(f"{what} returned {result!r}; it must raise ValueError: fans need a weight with at "
+                      "least 2 dimensions (like torch.nn.init)")
+
+
+def _fresh_shapes(rng: np.random.Generator) -> list[tuple[int, ...]]:
+    def n(low, high):
+        return int(rng.integers(low, high + 1))
+
+    out, inp = n(2, 4096), n(2, 4096)
+    while inp == out:
+        inp = n(2, 4096)
+    shapes = [
+        (out, inp),                                   # Linear, large
+        (n(2, 64), n(65, 1024)),                      # Linear, wider than tall
+        (n(65, 1024), n(2, 64)),                      # Linear, taller than wide
+        (1, n(2, 50)), (n(2, 50), 1), (1, 1),         # Linear, tiny
+        (n(2, 128), n(2, 128), n(2, 9)),              # Conv1d
+        (n(2, 256), n(2, 256), n(2, 7), n(2, 7)),     # Conv2d, possibly non-square kernel
+        (n(2, 64), n(2, 64), n(2, 3), n(3, 5), n(1, 2)),  # Conv3d
+        (n(2, 512), n(2, 512), 1, 1),                 # pointwise Conv2d
+        (n(1024, 4096), n(1024, 4096), 3, 3),         # a big Conv2d
+        (n(2, 8), n(2, 8), n(2, 3), n(2, 3), n(2, 3), n(2, 3)),  # more kernel dimensions
+    ]
+    return shapes
+
+
+def check_fan_in_and_fan_out(impl, hidden: bool) -> None:
+    if not hidden:
+        from autograder.references import load
+
+        ref = load(CHAPTER)
+        for i in range(int(ref["fan_count"])):
+            _check_fans(impl, ref[f"fan_shape_{i}"], ref[f"fan_expected_{i}"])
+        return
+
+    rng = fresh_rng()  # fresh at grading time, reproducible when the grader grades again
+    for shape in _fresh_shapes(rng):
+        expected = _torch_fans(shape)
+        if expected != _formula_fans(shape):  # the checker's own sanity: torch is the oracle
+            raise RuntimeError(f"torch's fans {expected} differ from the formula for {shape}")
+        _check_fans(impl, shape, expected)
+    # Linear weights are (out, in): every non-square one tells fan_in from fan_out
+    for _ in range(5):
+        shape = (int(rng.integers(1, 300)), int(rng.integers(300, 2000)))
+        shape = shape[::-1] if rng.random() < 0.5 else shape
+        _check_fans(impl, shape, _torch_fans(shape))
+    for shape in ((int(rng.integers(1, 100)),), ()):
+        _check_fans_value_error(impl, shape)
+
+
+# --------------------------------------------------------------------------------------------
+# the bounds
+# --------------------------------------------------------------------------------------------
+def _call_bound(impl, name: str, what: str, *args, **kwargs) -> float:
+    try:
+        result, _ = impl.call(name, *args, **kwargs)
+    except StudentError as error:
+        raise _student_error(name, what, error) from None
+    value = _as_number(result, what)
+    if not math.isfinite(value) or value <= 0:
+        raise CheckFailed(f"{what} returned {_fmt(value)}: a bound a of U(-a, a) is a positive, finite number")
+    return value
+
+
+def _xavier_formula(fan_in, fan_out, gain=1.0) -> float:
+    return gain * math.sqrt(6.0 / (fan_in + fan_out))
+
+
+def _he_formula(fan_in, gain=RELU_GAIN) -> float:
+    return gain * math.sqrt(3.0 / fan_in)
+
+
+def _diagnose_xavier(got: float, fan_in: int, fan_out: int, gain: float, what: str) -> CheckFailed:
+    total = fan_in + fan_out
+    mine = f"{what} returned {_fmt(got)}"
+    if _close(got, gain * math.sqrt(2.0 / total)) or _close(got, math.sqrt(2.0 / total)):
+        return CheckFailed(f"{mine}: that is the standard deviation of Xavier's NORMAL init, sqrt(2 / (fan_in + "
+                           "fan_out)), not the uniform bound. U(-a, a) has standard deviation a / sqrt(3), so "
+                           "a = sqrt(3) * std = gain * sqrt(6 / (fan_in + fan_out))")
+    if gain != 1.0 and _close(got, math.sqrt(6.0 / total)):
+        return CheckFailed(f"{mine}: the gain is ignored (gain = {_fmt(gain)}); the bound is "
+                           "gain * sqrt(6 / (fan_in + fan_out))")
+    if gain != 1.0 and _close(got, math.sqrt(6.0 * gain / total)):
+        return CheckFailed(f"{mine}: the gain multiplies the bound, outside the square root: "
+                           "gain * sqrt(6 / (fan_in + fan_out))")
+    if gain != 1.0 and _close(got, gain * gain * math.sqrt(6.0 / total)):
+        return CheckFailed(f"{mine}: the gain is applied twice; the bound is gain * sqrt(6 / (fan_in + fan_out))")
+    if fan_in != fan_out and any(_close(got, gain * math.sqrt(c / f)) for c in (3.0, 6.0) for f in (fan_in, fan_out)):
+        return CheckFailed(f"{mine}: it uses one fan only. Xavier (Glorot) averages the two, "
+                           "Var(w) = 2 / (fan_in + fan_out), so a = gain * sqrt(6 / (fan_in + fan_out))")
+    if _close(got, gain * 6.0 / total):
+        return CheckFailed(f"{mine}: the square root is missing: a = gain * sqrt(6 / (fan_in + fan_out))")
+    return CheckFailed(f"{mine} (fan_in = {fan_in}, fan_out = {fan_out}, gain = {_fmt(gain)}): the Xavier "
+                       "uniform bound is a = gain * sqrt(6 / (fan_in + fan_out))")
+
+
+def _diagnose_he(got: float, fan_in: int, gain: float, what: str) -> CheckFailed:
+    mine = f"{what} returned {_fmt(got)}"
+    if _close(got, gain / math.sqrt(fan_in)) or _close(got, math.sqrt(2.0 / fan_in)):
+        return CheckFailed(f"{mine}: that is the standard deviation of He's NORMAL init (gain / sqrt(fan_in), "
+                           "sqrt(2 / fan_in) for ReLU), not the uniform bound. U(-a, a) has standard deviation "
+                           "a / sqrt(3), so a = sqrt(3) * std = gain * sqrt(3 / fan_in)")
+    if not _close(gain, RELU_GAIN) and _close(got, math.sqrt(6.0 / fan_in)):
+        return CheckFailed(f"{mine}: the gain is ignored (gain = {_fmt(gain)}): sqrt(6 / fan_in) is the bound "
+                           "for ReLU's gain sqrt(2) only; the bound is gain * sqrt(3 / fan_in)")
+    if gain != 1.0 and _close(got, math.sqrt(3.0 / fan_in)):
+        return CheckFailed(f"{mine}: the gain is ignored (gain = {_fmt(gain)}); the bound is gain * sqrt(3 / fan_in)")
+    if _close(got, gain * math.sqrt(6.0 / fan_in)):
+        return CheckFailed(f"{mine}: the gain is counted twice: sqrt(6 / fan_in) = sqrt(2) * sqrt(3 / fan_in) "
+                           "already holds ReLU's gain sqrt(2); the bound is gain * sqrt(3 / fan_in)")
+    if gain != 1.0 and _close(got, math.sqrt(3.0 * gain / fan_in)):
+        return CheckFailed(f"{mine}: the gain multiplies the bound, outside the square root: gain * sqrt(3 / fan_in)")
+    if _close(got, gain * 3.0 / fan_in):
+        return CheckFailed(f"{mine}: the square root is missing: a = gain * sqrt(3 / fan_in)")
+    return CheckFailed(f"{mine} (fan_in = {fan_in}, gain = {_fmt(gain)}): the He (Kaiming) uniform bound "
+                       "is a = gain * sqrt(3 / fan_in)")
+
+
+def _xavier(impl, fan_in, fan_out, gain=None, keywords=False) -> tuple[float, str]:
+    if keywords:
+        kwargs = {"fan_in": fan_in, "fan_out": fan_out} | ({} if gain is None else {"gain": gain})
+        what = "xavier_uniform_bound(" + ", ".join(f"{k}={_fmt(v)}" for k, v in kwargs.items()) + ")"
+        try:
+            return _call_bound(impl, "xavier_uniform_bound", what, **kwargs), what
+        except CheckFailed as failure:
+            if "unexpected keyword" in str(failure) or "keyword argument" in str(failure):
+                raise CheckFailed(f"{what} failed: keep the signature xavier_uniform_bound(fan_in, fan_out, "
+                                  f"gain=1.0) ({failure})") from None
+            raise
+    args = (fan_in, fan_out) if gain is None else (fan_in, fan_out, gain)
+    what = "xavier_uniform_bound(" + ", ".join(_fmt(v) for v in args) + ")"
+    return _call_bound(impl, "xavier_uniform_bound", what, *args), what
+
+
+def _check_xavier(impl, fan_in, fan_out, gain=None, expected=None, keywords=False) -> None:
+    got, what = _xavier(impl, fan_in, fan_out, gain, keywords)
+    used_gain = 1.0 if gain is None else gain
+    want = _xavier_formula(fan_in, fan_out, used_gain) if expected is None else float(expected)
+    if _close(got, want):
+        return
+    if gain is None and _close(got, _xavier_formula(fan_in, fan_out, RELU_GAIN)):
+        raise CheckFailed(f"{what} returned {_fmt(got)}: the default gain is 1.0 (torch.nn.init.xavier_uniform_'s "
+                          "default), not sqrt(2)")
+    raise _diagnose_xavier(got, fan_in, fan_out, used_gain, what)
+
+
+def _he(impl, fan_in, gain=None, keywords=False) -> tuple[float, str]:
+    if keywords:
+        kwargs = {"fan_in": fan_in} | ({} if gain is None else {"gain": gain})
+        what = "he_uniform_bound(" + ", ".join(f"{k}={_fmt(v)}" for k, v in kwargs.items()) + ")"
+        try:
+            return _call_bound(impl, "he_uniform_bound", what, **kwargs), what
+        except CheckFailed as failure:
+            if "fan_in" in str(failure) and ("unexpected keyword" in str(failure) or "keyword argument" in str(failure)):
+                raise CheckFailed(f"{what} failed ({failure}): the first parameter must be fan_in. He "
+                                  "initialization (kaiming_uniform_ with mode='fan_in') divides by the number of "
+                                  "inputs of a unit, fan_in, not by fan_out: it keeps the forward activations' "
+                                  "variance") from None
+            if "unexpected keyword" in str(failure) or "keyword argument" in str(failure):
+                raise CheckFailed(f"{what} failed: keep the signature he_uniform_bound(fan_in, "
+                                  f"gain=math.sqrt(2.0)) ({failure})") from None
+            raise
+    args = (fan_in,) if gain is None else (fan_in, gain)
+    what = "he_uniform_bound(" + ", ".join(_fmt(v) for v in args) + ")"
+    return _call_bound(impl, "he_uniform_bound", what, *args), what
+
+
+def _check_he(impl, fan_in, gain=None, expected=None, keywords=False) -> None:
+    got, what = _he(impl, fan_in, gain, keywords)
+    used_gain = RELU_GAIN if gain is None else gain
+    want = _he_formula(fan_in, used_gain) if expected is None else float(expected)
+    if _close(got, want):
+        return
+    if gain is None and _close(got, _he_formula(fan_in, 1.0)):
+        raise CheckFailed(f"{what} returned {_fmt(got)}: the default gain is sqrt(2), ReLU's gain "
+                          "(torch.nn.init.calculate_gain('relu')), not 1")
+    raise _diagnose_he(got, fan_in, used_gain, what)
+
+
+def _against_torch(bound: float, formula: float, diagnose, shape, seed: int, torch_kind: str,
+                   torch_kwargs: dict, what: str) -> None:
+    """The student's bound reproduces torch's init with the same generator, and fits its statistics.
+
+    `formula` is the correct bound; `diagnose()` names the student's mistake when theirs differs.
+    """
+    import torch
+
+    def fail(detail: str) -> CheckFailed:
+        if _close(bound, formula):  # cannot happen for a correct bound; say what was seen
+            return CheckFailed(f"{what}: {detail}")
+        return CheckFailed(f"{diagnose()} ({detail})")
+
+    theirs = _torch_init(torch_kind, shape, seed, **torch_kwargs)
+    mine = _uniform_like_torch(shape, bound, seed)
+    call = f"torch.nn.init.{torch_kind}(w of shape {tuple(shape)}" + "".join(
+        f", {k}={v!r}" if isinstance(v, str) else f", {k}={_fmt(v)}" for k, v in torch_kwargs.items()) + ")"
+    if not torch.allclose(mine, theirs, rtol=RTOL, atol=RTOL * bound):
+        raise fail(f"with the same generator, uniform_(-a, a) with your a = {_fmt(bound)} does not reproduce {call}")
+    # statistics of a large fresh fill: max |w| just below a; variance a^2 / 3
+    big = _torch_init(torch_kind, shape, seed + 1, **torch_kwargs)
+    n = big.numel()
+    largest = float(big.abs().max())
+    ratio = float(big.var()) / (bound**2 / 3.0)
+    if largest > bound * (1 + RTOL):
+        raise fail(f"{call} draws values up to |w| = {_fmt(largest)}, above your bound a = {_fmt(bound)}")
+    if largest < bound * (1 - MAX_BELOW / n):
+        raise fail(f"none of the {n} values of {call} comes near your bound a = {_fmt(bound)}: your a is too large")
+    if abs(ratio - 1.0) > SIGMAS * math.sqrt(4.0 / 5.0) / math.sqrt(n) + 1e-9:
+        raise fail(f"the variance of {call}'s values is {_fmt(ratio)} times a^2 / 3 for your a = {_fmt(bound)}")
+
+
+def _torch_stat_shapes(rng: np.random.Generator) -> list[tuple[int, ...]]:
+    def n(low, high):
+        return int(rng.integers(low, high + 1))
+
+    return [
+        (n(200, 600), n(800, 1600)),                   # Linear, fan_in > fan_out
+        (n(800, 1600), n(200, 600)),                   # Linear, fan_out > fan_in
+        (n(32, 96), n(16, 64), n(3, 5), n(3, 5)),     # Conv2d
+        (n(16, 64), n(16, 64), n(3, 7)),              # Conv1d
+        (n(4, 16), n(4, 16), 3, 3, 3),                # Conv3d
+    ]
+
+
+def check_xavier_uniform_bound(impl, hidden: bool) -> None:
+    if not hidden:
+        from autograder.references import load
+
+        ref = load(CHAPTER)
+        for (fan_in, fan_out), bound in zip(ref["xavier_default_args"], ref["xavier_default_bound"]):
+            _check_xavier(impl, int(fan_in), int(fan_out), None, bound)
+        for (fan_in, fan_out, gain), bound in zip(ref["xavier_args"], ref["xavier_bound"]):
+            _check_xavier(impl, int(fan_in), int(fan_out), float(gain), bound)
+        fan_in, fan_out, gain = ref["xavier_args"][-1]
+        _check_xavier(impl, int(fan_in), int(fan_out), float(gain), ref["xavier_bound"][-1], keywords=True)
+        return
+
+    import torch
+
+    rng = fresh_rng()
+    gains = [1.0, 5.0 / 3.0, RELU_GAIN, float(rng.uniform(0.3, 3.0))]
+    # against torch.nn.init.xavier_uniform_: the same draws, and the statistics of a large fill
+    for shape, gain in zip(_torch_stat_shapes(rng), [1.0, 5.0 / 3.0, float(rng.uniform(0.3, 3.0)), RELU_GAIN, 1.0]):
+        fan_in, fan_out = _torch_fans(shape)
+        bound, what = _xavier(impl, fan_in, fan_out, gain)
+        _against_torch(bound, _xavier_formula(fan_in, fan_out, gain),
+                       lambda: _diagnose_xavier(bound, fan_in, fan_out, gain, what),
+                       shape, _fresh_seed(rng), "xavier_uniform_", {"gain": gain}, what)
+    # exact agreement with the formula on fresh fans, small and large; the default gain; keywords
+    for _ in range(12):
+        fan_in, fan_out = int(rng.integers(1, 20000)), int(rng.integers(1, 20000))
+        gain = gains[int(rng.integers(len(gains)))]
+        _check_xavier(impl, fan_in, fan_out, gain)
+    for fan_in, fan_out in ((1, 1), (1, 1000), (3, 3), (int(rng.integers(10**5, 10**6)), 7)):
+        _check_xavier(impl, fan_in, fan_out)
+        _check_xavier(impl, fan_in, fan_out, float(rng.uniform(0.3, 3.0)))
+    _check_xavier(impl, int(rng.integers(5, 500)), int(rng.integers(5, 500)), float(rng.uniform(0.3, 3.0)), keywords=True)
+    _check_xavier(impl, int(rng.integers(5, 500)), int(rng.integers(5, 500)), keywords=True)
+    # the gain PyTorch recommends per nonlinearity, as torch.nn.init.calculate_gain gives it
+    for nonlinearity in ("linear", "sigmoid", "tanh", "relu", "selu"):
+        fan_in, fan_out = int(rng.integers(10, 3000)), int(rng.integers(10, 3000))
+        _check_xavier(impl, fan_in, fan_out, float(torch.nn.init.calculate_gain(nonlinearity)))
+
+
+def check_he_uniform_bound(impl, hidden: bool) -> None:
+    if not hidden:
+        from autograder.references import load
+
+        ref = load(CHAPTER)
+        for fan_in, bound in zip(ref["he_default_fan_in"], ref["he_default_bound"]):
+            _check_he(impl, int(fan_in), None, bound)
+        for (fan_in, gain), bound in zip(ref["he_args"], ref["he_bound"]):
+            _check_he(impl, int(fan_in), float(gain), bound)
+        fan_in, gain = ref["he_args"][-1]
+        _check_he(impl, int(fan_in), float(gain), ref["he_bound"][-1], keywords=True)
+        _check_he(impl, int(ref["he_default_fan_in"][0]), None, ref["he_default_bound"][0], keywords=True)
+        return
+
+    import torch
+
+    rng = fresh_rng()
+    # against torch.nn.init.kaiming_uniform_ (mode="fan_in"): relu, leaky_relu, tanh and linear gains
+    settings = [({"mode": "fan_in", "nonlinearity": "relu"}, None),
+                ({"mode": "fan_in", "nonlinearity": "relu"}, RELU_GAIN),
+                ({"mode": "fan_in", "nonlinearity": "leaky_relu", "a": float(rng.uniform(0.01, 0.5))}, "leaky"),
+                ({"mode": "fan_in", "nonlinearity": "tanh"}, 5.0 / 3.0),
+                ({"mode": "fan_in", "nonlinearity": "linear"}, 1.0)]
+    for shape, (kwargs, gain) in zip(_torch_stat_shapes(rng), settings):
+        fan_in, _ = _torch_fans(shape)
+        if gain == "leaky":
+            gain = float(torch.nn.init.calculate_gain("leaky_relu", kwargs["a"]))
+        bound, what = _he(impl, fan_in, gain)
+        used = RELU_GAIN if gain is None else gain
+        _against_torch(bound, _he_formula(fan_in, used), lambda: _diagnose_he(bound, fan_in, used, what),
+                       shape, _fresh_seed(rng), "kaiming_uniform_", kwargs, what)
+    # exact agreement with the formula on fresh fans; the default gain; keywords
+    for _ in range(12):
+        fan_in = int(rng.integers(1, 50000))
+        _check_he(impl, fan_in)
+        _check_he(impl, fan_in, float(rng.uniform(0.3, 3.0)))
+    for fan_in in (1, 2, 3, int(rng.integers(10**5, 10**6))):
+        _check_he(impl, fan_in)
+        _check_he(impl, fan_in, 1.0)
+    _check_he(impl, int(rng.integers(5, 5000)), keywords=True)
+    _check_he(impl, int(rng.integers(5, 5000)), float(rng.uniform(0.3, 3.0)), keywords=True)
+
+
+# --------------------------------------------------------------------------------------------
+# references
+# --------------------------------------------------------------------------------------------
+FAN_SHAPES = [(256, 784), (10, 256), (1, 5), (16, 3, 5, 5), (8, 4, 3), (32, 16, 3, 3, 3), (64, 32, 1, 1), (6, 2, 3, 5)]
+XAVIER_DEFAULT = [(784, 256), (10, 10), (1, 5)]
+XAVIER_GAIN = [(75, 400, 5.0 / 3.0), (128, 64, math.sqrt(2.0)), (3, 3, 1.0), (300, 100, 0.5)]
+HE_DEFAULT = [784, 75, 6]
+HE_GAIN = [(300, 1.0), (256, 5.0 / 3.0), (3, 1.0), (1000, 0.25)]
+
+
+def _reproduces_torch(bound: float, shape, kind: str, **kwargs) -> bool:
+    import torch
+
+    return torch.allclose(_uniform_like_torch(shape, bound, 0), _torch_init(kind, shape, 0, **kwargs),
+                          rtol=1e-12, atol=1e-15)
+
+
+def build_references(ns: dict) -> dict[str, np.ndarray]:
+    """Inputs and expected outputs of the visible checks, each checked against torch.nn.init."""
+    import torch
+
+    fans, xavier, he = ns["fan_in_and_fan_out"], ns["xavier_uniform_bound"], ns["he_uniform_bound"]
+    refs: dict[str, np.ndarray] = {"fan_count": np.array(len(FAN_SHAPES))}
+    for i, shape in enumerate(FAN_SHAPES):
+        got = tuple(int(v) for v in fans(shape))
+        if got != _torch_fans(shape) or got != tuple(torch.nn.init._calculate_fan_in_and_fan_out(torch.empty(shape))):
+            raise AssertionError(f"instructor fan_in_and_fan_out{shape} = {got} disagrees with torch")
+        refs[f"fan_shape_{i}"] = np.array(shape, dtype=np.int64)
+        refs[f"fan_expected_{i}"] = np.array(got, dtype=np.int64)
+    for shape in ((5,), ()):
+        try:
+            fans(shape)
+        except ValueError:
+            pass
+        else:
+            raise AssertionError(f"instructor fan_in_and_fan_out{shape} does not raise ValueError")
+
+    def xavier_case(fan_in, fan_out, gain=None):
+        bound = float(xavier(fan_in, fan_out) if gain is None else xavier(fan_in, fan_out, gain))
+        # a Linear weight (fan_out, fan_in) has exactly these fans
+        if not _reproduces_torch(bound, (fan_out, fan_in), "xavier_uniform_", gain=1.0 if gain is None else gain):
+            raise AssertionError(f"instructor xavier_uniform_bound{(fan_in, fan_out, gain)} disagrees with torch")
+        return bound
+
+    refs["xavier_default_args"] = np.array(XAVIER_DEFAULT, dtype=np.int64)
+    refs["xavier_default_bound"] = np.array([xavier_case(fi, fo) for fi, fo in XAVIER_DEFAULT])
+    refs["xavier_args"] = np.array(XAVIER_GAIN, dtype=np.float64)
+    refs["xavier_bound"] = np.array([xavier_case(fi, fo, g) for fi, fo, g in XAVIER_GAIN])
+
+    def he_case(fan_in, gain=None):
+        bound = float(he(fan_in) if gain is None else he(fan_in, gain))
+        if gain is None:
+            ok = _reproduces_torch(bound, (7, fan_in), "kaiming_uniform_", mode="fan_in", nonlinearity="relu")
+        else:
+            # kaiming_uniform_ with nonlinearity="linear" has gain 1; scale for other gains
+            ok = _reproduces_torch(bound / gain, (7, fan_in), "kaiming_uniform_", mode="fan_in", nonlinearity="linear")
+        if not ok:
+            raise AssertionError(f"instructor he_uniform_bound{(fan_in, gain)} disagrees with torch")
+        return bound
+
+    refs["he_default_fan_in"] = np.array(HE_DEFAULT, dtype=np.int64)
+    refs["he_default_bound"] = np.array([he_case(fi) for fi in HE_DEFAULT])
+    refs["he_args"] = np.array(HE_GAIN, dtype=np.float64)
+    refs["he_bound"] = np.array([he_case(fi, g) for fi, g in HE_GAIN])
+    return refs
+
+
+PARTS = {
+    "fan_in_and_fan_out": check_fan_in_and_fan_out,
+    "xavier_uniform_bound": check_xavier_uniform_bound,
+    "he_uniform_bound": check_he_uniform_bound,
+}

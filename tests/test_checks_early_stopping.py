@@ -1,0 +1,172 @@
+"""Chapter 05's checks give every sample submission the verdict expected.json records.
+
+Each file in tests/submissions/05_overfitting/ holds the code of the chapter's solution cell
+(`# %% EarlyStopping`). The correct ones, written in different styles, must pass every visible
+and hidden check; each mistake_*.py must fail exactly the test cells expected.json names, with a
+diagnosis that contains the keyword below. The oracle the hidden checks use must agree with the
+specification's worked example and with torch's ReduceLROnPlateau; the references the visible
+checks use must be what `build_references` makes from the instructor solution, and a tampered
+copy must be refused.
+"""
+import json
+import math
+import shutil
+
+import numpy as np
+import pytest
+
+from autograder import references
+from autograder.checks import CheckFailed, LocalImplementation, early_stopping
+from notebook_runner import ROOT
+from sample_notebooks import execute_variant as namespace_of, local_verdicts, parse_variant
+
+SUBMISSIONS = ROOT / "tests" / "submissions" / early_stopping.CHAPTER
+EXPECTED = json.loads((SUBMISSIONS / "expected.json").read_text())
+
+# The diagnosis each mistake must produce (in the first failing check's message).
+KEYWORDS = {
+    "mistake_non_strict": "<= instead of <",
+    "mistake_ignores_min_delta": "ignores min_delta",
+    "mistake_min_delta_wrong_way": "min_delta the wrong way",
+    "mistake_patience_off_by_one": "one call late",
+    "mistake_counter_not_reset": "does not reset counter",
+    "mistake_nan_improves": "NaN loss as an improvement",
+    "mistake_best_epoch_from_0": "counts calls from 0",
+    "mistake_shallow_copy": "shallow copy",
+    "mistake_not_restoring": "did not load the best weights back",
+    "mistake_restores_every_call": "does not stop training",
+    "mistake_parameters_only": "not the buffers",
+    "mistake_ignores_restore_flag": "ignores restore_best_weights=False",
+}
+
+
+def test_every_submission_file_has_an_expectation_and_a_keyword():
+    stems = sorted(p.stem for p in SUBMISSIONS.glob("*.py"))
+    assert stems == sorted(EXPECTED)
+    assert sum(s.startswith("correct_") for s in stems) >= 3
+    assert sorted(s for s in stems if s.startswith("mistake_")) == sorted(KEYWORDS)
+    for stem in stems:
+        assert list(parse_variant(SUBMISSIONS / f"{stem}.py")) == list(early_stopping.PARTS), stem
+        assert sorted(EXPECTED[stem]) == sorted(f"test_{p}{s}" for p in early_stopping.PARTS for s in ("", "_hidden"))
+
+
+@pytest.mark.parametrize("stem", sorted(EXPECTED))
+def test_submission_gets_the_expected_verdicts(stem):
+    got = local_verdicts(early_stopping.PARTS, namespace_of(SUBMISSIONS / f"{stem}.py"))
+    wrong = {cell: message for cell, message in got.items() if (message is None) != EXPECTED[stem][cell]}
+    assert not wrong, f"{stem}: unexpected verdicts (None = passed): {wrong}"
+    if stem in KEYWORDS:
+        failures = [message for message in got.values() if message is not None]
+        assert failures and all(KEYWORDS[stem] in message for message in failures), (stem, failures)
+
+
+def test_the_oracle_follows_the_worked_example_and_the_rule():
+    oracle = early_stopping._oracle
+    # the chapter's example: patience 2, a tie is no improvement
+    assert [c[0] for c in oracle([0.9, 0.7, 0.8, 0.7], 2, 0.0)] == [False, False, False, True]
+    assert oracle([0.9, 0.7, 0.8, 0.7], 2, 0.0)[-1] == (True, 2, 2, 0.7)
+    # min_delta: a gain of exactly min_delta is not enough; NaN never improves, also first
+    assert oracle([1.0, 0.75, 0.5], 1, 0.25) == [(False, 0, 1, 1.0), (True, 1, 1, 1.0)]
+    assert oracle([math.nan], 1, 0.0) == [(True, 1, 0, math.inf)]
+    # every mistake really differs from the rule on the visible cases
+    cases = [early_stopping.Case(**spec) for spec in early_stopping.VISIBLE_CASES]
+    for mistake in early_stopping.MISTAKES:
+        assert any(oracle(c.losses, c.patience, c.min_delta, mistake) != oracle(c.losses, c.patience, c.min_delta)
+                   for c in cases), mistake
+
+
+def test_the_oracle_stops_where_torch_reduce_lr_on_plateau_first_cuts_the_rate():
+    rng = np.random.default_rng(5)
+    for _ in range(200):
+        min_delta = float(rng.choice([0, 1, 2, 4, 8])) * early_stopping.GRID
+        losses = early_stopping._random_losses(rng, min_delta, int(rng.integers(2, 25)), nan=bool(rng.random() < 0.3))
+        patience = int(rng.integers(1, 6))
+        calls = early_stopping._oracle(losses, patience, min_delta)
+        assert early_stopping._plateau_stop_call(losses, patience, min_delta) == (len(calls) if calls[-1][0] else 0)
+
+
+def test_hidden_cases_are_fresh_and_catch_every_mistake():
+    first = early_stopping._hidden_cases(np.random.default_rng(1))
+    second = early_stopping._hidden_cases(np.random.default_rng(2))
+    assert [c.losses for c in first] != [c.losses for c in second]
+    for cases in (first, second):
+        assert all(len(c.states) == len(c.losses) for c in cases)
+        assert any(c.defaults for c in cases) and any(not c.restore for c in cases) and any(c.restore for c in cases)
+        assert any(any(x != x for x in c.losses) for c in cases), "some case must hold a NaN"
+        for mistake in early_stopping.MISTAKES:
+            if mistake != "epoch_from_0":
+                caught = sum(early_stopping._oracle(c.losses, c.patience, c.min_delta, mistake)
+                             != early_stopping._oracle(c.losses, c.patience, c.min_delta) for c in cases)
+                assert caught >= 2, mistake
+
+
+def _edited(old: str, new: str) -> dict:
+    source = (SUBMISSIONS / "correct_deepcopy_state_dict.py").read_text()
+    assert source.count(old) == 1
+    namespace = {}
+    exec(source.replace(old, new), namespace)
+    return namespace
+
+
+@pytest.mark.parametrize("old", ["        if patience < 1:\n", "        if min_delta < 0:\n"])
+def test_invalid_arguments_must_raise_value_error(old):
+    namespace = _edited(old, old.replace("if ", "if False and "))
+    for hidden in (False, True):
+        with pytest.raises(CheckFailed, match="must raise ValueError"):
+            early_stopping.check_EarlyStopping(LocalImplementation(namespace), hidden)
+
+
+def test_initial_attributes_and_the_answer_type_are_checked():
+    namespace = _edited("        self.best_epoch = 0\n", "        self.best_epoch = None\n")
+    with pytest.raises(CheckFailed, match="`best_epoch` must be a number, found a NoneType"):
+        early_stopping.check_EarlyStopping(LocalImplementation(namespace), False)
+    namespace = _edited("        self.best_loss = math.inf\n", "        self.best_loss = 1e9\n")
+    with pytest.raises(CheckFailed, match="before any call best_loss must be math.inf"):
+        early_stopping.check_EarlyStopping(LocalImplementation(namespace), False)
+    namespace = _edited("        if self.counter < self.patience:\n            return False\n",
+                        "        if self.counter < self.patience:\n            return\n")
+    with pytest.raises(CheckFailed, match="must return True .* forget a `return False`"):
+        early_stopping.check_EarlyStopping(LocalImplementation(namespace), True)
+
+
+def test_an_unimplemented_class_says_so():
+    namespace = {}
+    exec("class EarlyStopping:\n    def __init__(self, patience=5, min_delta=0.0, restore_best_weights=True):\n"
+         "        raise NotImplementedError()\n", namespace)
+    for hidden in (False, True):
+        with pytest.raises(CheckFailed, match="not implemented yet"):
+            early_stopping.check_EarlyStopping(LocalImplementation(namespace), hidden)
+
+
+def test_run_checks_prints_a_pass_and_raises_assertion_error_with_the_diagnosis(capsys):
+    from autograder.checks import run_checks
+
+    run_checks("EarlyStopping", namespace_of(SUBMISSIONS / "correct_model_copy.py"))
+    assert "EarlyStopping: all visible checks passed" in capsys.readouterr().out
+    with pytest.raises(AssertionError, match="shallow copy"):
+        run_checks("EarlyStopping", namespace_of(SUBMISSIONS / "mistake_shallow_copy.py"), hidden=True)
+
+
+def test_references_are_what_the_instructor_solution_builds():
+    built = early_stopping.build_references(references.solution_namespace(early_stopping.CHAPTER))
+    shipped = references.load(early_stopping.CHAPTER)
+    assert sorted(built) == sorted(shipped)
+    for key in built:
+        assert built[key].dtype == shipped[key].dtype and np.array_equal(built[key], shipped[key], equal_nan=True), key
+    assert references.npz_bytes(built) == (references.REFERENCE_DIR / f"{early_stopping.CHAPTER}.npz").read_bytes()
+
+
+def test_a_tampered_reference_file_is_refused(tmp_path, monkeypatch):
+    copy = tmp_path / "reference"
+    shutil.copytree(references.REFERENCE_DIR, copy)
+    monkeypatch.setattr(references, "REFERENCE_DIR", copy)
+    monkeypatch.setattr(references, "CHECKSUMS", copy / "checksums.json")
+    arrays = references.load(early_stopping.CHAPTER)  # the untouched copy loads
+    arrays["case0_losses"] = arrays["case0_losses"] * 2
+    (copy / f"{early_stopping.CHAPTER}.npz").write_bytes(references.npz_bytes(arrays))
+    with pytest.raises(references.ReferenceFileError, match="checksum"):
+        references.load(early_stopping.CHAPTER)
+    # a visible check then stops with the infrastructure error, not a verdict on the student's code
+    with pytest.raises(references.ReferenceFileError):
+        early_stopping.check_EarlyStopping(
+            LocalImplementation(namespace_of(SUBMISSIONS / "correct_deepcopy_state_dict.py")), False)

@@ -1,0 +1,204 @@
+"""Chapter 04's checks give every sample submission the verdict expected.json records.
+
+Each file in tests/submissions/04_initialization/ holds the code of all solution cells
+(`# %% <part>` introduces a cell). The correct ones, written in different styles (math, NumPy,
+through the standard deviation as torch does, ints and lists), must pass every visible and
+hidden check; each mistake_*.py must fail exactly the test cells expected.json names, with a
+diagnosis that contains the keyword below. The statistical comparison with torch.nn.init must
+never fail a correct bound and must catch a bound that is off by 1%. The grader's static scan
+must flag torch.nn.init shortcuts and no honest solution. The references the visible checks use
+must be what `build_references` makes from the instructor solution; a tampered copy is refused.
+"""
+import json
+import math
+import shutil
+
+import numpy as np
+import pytest
+
+from autograder import forbidden, references, submissions
+from autograder.checks import CheckFailed, LocalImplementation, forbidden_names, initialization
+from notebook_runner import ROOT
+from sample_notebooks import execute_variant as namespace_of, local_verdicts, parse_variant
+
+SUBMISSIONS = ROOT / "tests" / "submissions" / initialization.CHAPTER
+EXPECTED = json.loads((SUBMISSIONS / "expected.json").read_text())
+
+# The diagnosis each mistake must produce (in every failing check's message).
+KEYWORDS = {
+    "mistake_fans_swapped": "fan_in and fan_out are swapped",
+    "mistake_receptive_field_ignored": "receptive field is ignored",
+    "mistake_no_value_error": "must raise ValueError",
+    "mistake_xavier_normal_std": "NORMAL init",
+    "mistake_xavier_gain_ignored": "gain is ignored",
+    "mistake_he_normal_std": "NORMAL init",
+    "mistake_he_fan_out": "not by fan_out",
+    "mistake_he_gain_ignored": "gain is ignored",
+    "mistake_he_gain_twice": "counted twice",
+}
+
+
+def test_every_submission_file_has_an_expectation_and_a_keyword():
+    stems = sorted(p.stem for p in SUBMISSIONS.glob("*.py"))
+    assert stems == sorted(EXPECTED)
+    assert sum(s.startswith("correct_") for s in stems) >= 3
+    assert sorted(s for s in stems if s.startswith("mistake_")) == sorted(KEYWORDS)
+    for stem in stems:
+        assert list(parse_variant(SUBMISSIONS / f"{stem}.py")) == list(initialization.PARTS), stem
+        assert sorted(EXPECTED[stem]) == sorted(f"test_{p}{s}" for p in initialization.PARTS for s in ("", "_hidden"))
+
+
+@pytest.mark.parametrize("stem", sorted(EXPECTED))
+def test_submission_gets_the_expected_verdicts(stem):
+    got = local_verdicts(initialization.PARTS, namespace_of(SUBMISSIONS / f"{stem}.py"))
+    wrong = {cell: message for cell, message in got.items() if (message is None) != EXPECTED[stem][cell]}
+    assert not wrong, f"{stem}: unexpected verdicts (None = passed): {wrong}"
+    if stem in KEYWORDS:
+        failures = [message for message in got.values() if message is not None]
+        assert failures and all(KEYWORDS[stem] in message for message in failures), (stem, failures)
+
+
+@pytest.mark.parametrize("stem", ["correct_math", "correct_torch_std", "mistake_he_gain_twice", "mistake_fans_swapped"])
+def test_hidden_verdicts_do_not_depend_on_the_fresh_inputs(stem):
+    namespace = namespace_of(SUBMISSIONS / f"{stem}.py")
+    for seed in range(4):
+        np.random.seed(1000 + seed)  # what the grader does per submission and test
+        for part, check in initialization.PARTS.items():
+            try:
+                check(LocalImplementation(dict(namespace)), True)
+                passed = True
+            except CheckFailed:
+                passed = False
+            assert passed == EXPECTED[stem][f"test_{part}_hidden"], (stem, part, seed)
+
+
+def test_the_torch_statistics_never_fail_a_correct_bound_and_catch_one_off_by_a_percent():
+    rng = np.random.default_rng(0)
+    for trial in range(15):
+        shape = initialization._torch_stat_shapes(rng)[trial % 5]
+        fan_in, fan_out = initialization._torch_fans(shape)
+        right = initialization._xavier_formula(fan_in, fan_out, 1.0)
+        seed = int(rng.integers(0, 2**62))
+
+        def diagnose():
+            return CheckFailed("wrong bound")
+
+        initialization._against_torch(right, right, diagnose, shape, seed, "xavier_uniform_", {"gain": 1.0}, "x")
+        for factor in (1.01, 0.99):
+            with pytest.raises(CheckFailed, match="wrong bound"):
+                initialization._against_torch(right * factor, right, diagnose, shape, seed, "xavier_uniform_",
+                                              {"gain": 1.0}, "x")
+    # the statistics alone (max |w| and the variance) also reject a 1% error on a large fill
+    shape, seed = (800, 1200), 7
+    big = initialization._torch_init("kaiming_uniform_", shape, seed, mode="fan_in", nonlinearity="relu")
+    n, largest, variance = big.numel(), big.abs().max().item(), big.var().item()
+    bound = math.sqrt(6 / 1200)
+    tolerance = initialization.SIGMAS * math.sqrt(0.8) / math.sqrt(n)
+    assert bound * (1 - initialization.MAX_BELOW / n) <= largest <= bound
+    assert abs(variance / (bound**2 / 3) - 1) < tolerance
+    too_large, too_small = 1.01 * bound, 0.99 * bound
+    assert largest < too_large * (1 - initialization.MAX_BELOW / n) and largest > too_small
+    for wrong in (too_large, too_small):
+        assert abs(variance / (wrong**2 / 3) - 1) > tolerance
+
+
+def test_run_checks_prints_a_pass_and_raises_assertion_error_with_the_diagnosis(capsys):
+    from autograder.checks import run_checks
+
+    run_checks("he_uniform_bound", namespace_of(SUBMISSIONS / "correct_math.py"))
+    assert "he_uniform_bound: all visible checks passed" in capsys.readouterr().out
+    with pytest.raises(AssertionError, match="receptive field"):
+        run_checks("fan_in_and_fan_out", namespace_of(SUBMISSIONS / "mistake_receptive_field_ignored.py"), hidden=True)
+
+
+def test_an_unimplemented_part_says_so():
+    namespace = {}
+    exec("def xavier_uniform_bound(fan_in, fan_out, gain=1.0):\n    raise NotImplementedError()\n", namespace)
+    with pytest.raises(CheckFailed, match="not implemented yet"):
+        initialization.check_xavier_uniform_bound(LocalImplementation(namespace), hidden=False)
+
+
+def test_wrong_return_types_get_clear_messages():
+    cases = {
+        "def fan_in_and_fan_out(shape):\n    return shape[1]\n": ("fan_in_and_fan_out", "pair"),
+        "def he_uniform_bound(fan_in, gain=2 ** 0.5):\n    a = gain * (3 / fan_in) ** 0.5\n    return (-a, a)\n":
+            ("he_uniform_bound", "single number"),
+        "def xavier_uniform_bound(fan_in, fan_out, gain=1.0):\n    return -gain * (6 / (fan_in + fan_out)) ** 0.5\n":
+            ("xavier_uniform_bound", "positive"),
+        "def xavier_uniform_bound(fan_in, fan_out, gain=2 ** 0.5):\n    return gain * (6 / (fan_in + fan_out)) ** 0.5\n":
+            ("xavier_uniform_bound", "default gain is 1.0"),
+        "def he_uniform_bound(fan_in, gain=1.0):\n    return gain * (3 / fan_in) ** 0.5\n":
+            ("he_uniform_bound", "default gain is sqrt(2)"),
+    }
+    for source, (part, keyword) in cases.items():
+        namespace = {}
+        exec(source, namespace)
+        with pytest.raises(CheckFailed, match=keyword.replace("(", r"\(").replace(")", r"\)")):
+            initialization.PARTS[part](LocalImplementation(namespace), False)
+
+
+SHORTCUTS = {
+    "fan_in_and_fan_out": [
+        "import torch\ndef fan_in_and_fan_out(shape):\n"
+        "    return torch.nn.init._calculate_fan_in_and_fan_out(torch.empty(shape))\n",
+        "from torch.nn.init import _calculate_fan_in_and_fan_out as fans\ndef fan_in_and_fan_out(shape):\n"
+        "    import torch\n    return fans(torch.empty(shape))\n",
+    ],
+    "xavier_uniform_bound": [
+        "import torch\ndef xavier_uniform_bound(fan_in, fan_out, gain=1.0):\n"
+        "    w = torch.empty(fan_out, fan_in)\n    torch.nn.init.xavier_uniform_(w, gain)\n    return w.abs().max()\n",
+    ],
+    "he_uniform_bound": [
+        "import math\nfrom torch.nn import init\ndef he_uniform_bound(fan_in, gain=None):\n"
+        "    gain = init.calculate_gain('relu') if gain is None else gain\n    return gain * math.sqrt(3 / fan_in)\n",
+        "import torch\ndef he_uniform_bound(fan_in, gain=2 ** 0.5):\n"
+        "    return getattr(torch.nn.init, 'calc' + 'ulate_gain')('linear') * gain * (3 / fan_in) ** 0.5\n",
+    ],
+}
+
+
+def test_the_grader_scans_every_part_for_torch_init_shortcuts_and_passes_honest_code():
+    scanned = forbidden_names()
+    for part in initialization.PARTS:
+        assert scanned[part] == set(initialization.FORBIDDEN_NAMES)
+    for part, sources in SHORTCUTS.items():
+        for source in sources:
+            assert forbidden.findings(source, submissions.defined_names(source), scanned[part]), source
+    for path in sorted(SUBMISSIONS.glob("*.py")):
+        for part, source in parse_variant(path).items():
+            assert forbidden.findings(source, submissions.defined_names(source), scanned[part]) == [], (path.stem, part)
+    # an honest local variable named `init` is not flagged (why "init" is not a forbidden name)
+    honest = "import math\ndef he_uniform_bound(fan_in, gain=math.sqrt(2.0)):\n    init = gain * math.sqrt(3 / fan_in)\n    return init\n"
+    assert forbidden.findings(honest, submissions.defined_names(honest), scanned["he_uniform_bound"]) == []
+
+
+def test_references_are_what_the_instructor_solution_builds():
+    built = initialization.build_references(references.solution_namespace(initialization.CHAPTER))
+    shipped = references.load(initialization.CHAPTER)
+    assert sorted(built) == sorted(shipped)
+    for key in built:
+        assert built[key].dtype == shipped[key].dtype and np.array_equal(built[key], shipped[key]), key
+    assert references.npz_bytes(built) == (references.REFERENCE_DIR / f"{initialization.CHAPTER}.npz").read_bytes()
+
+
+def test_the_instructor_solution_cells_are_the_correct_math_submission():
+    cells = references.solution_cells(initialization.CHAPTER)
+    assert list(cells) == list(initialization.PARTS)
+    namespace = references.solution_namespace(initialization.CHAPTER)
+    for part, check in initialization.PARTS.items():
+        check(LocalImplementation(dict(namespace)), False)
+
+
+def test_a_tampered_reference_file_is_refused(tmp_path, monkeypatch):
+    copy = tmp_path / "reference"
+    shutil.copytree(references.REFERENCE_DIR, copy)
+    monkeypatch.setattr(references, "REFERENCE_DIR", copy)
+    monkeypatch.setattr(references, "CHECKSUMS", copy / "checksums.json")
+    arrays = references.load(initialization.CHAPTER)  # the untouched copy loads
+    arrays["he_bound"] = arrays["he_bound"] * 1.5
+    (copy / f"{initialization.CHAPTER}.npz").write_bytes(references.npz_bytes(arrays))
+    with pytest.raises(references.ReferenceFileError, match="checksum"):
+        references.load(initialization.CHAPTER)
+    # a visible check then stops with the infrastructure error, not a verdict on the student's code
+    with pytest.raises(references.ReferenceFileError):
+        initialization.check_he_uniform_bound(LocalImplementation(namespace_of(SUBMISSIONS / "correct_math.py")), False)
