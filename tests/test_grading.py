@@ -183,18 +183,18 @@ def test_written_answers_are_carried_as_text_and_graded_by_hand(tmp_path):
     grades.csv and the feedback on the next run; an unanswered question scores 0 at once."""
     from nbgrader.api import Gradebook
 
-    chapter = "02_dropout"
+    chapter = "04_initialization"
     questions = answer_cells(chapter)
-    assert len(questions) >= 2, "chapter 02 should end with written questions"
+    assert len(questions) >= 2, "chapter 04 should end with written questions"
     first, second = questions[0].grade_id, questions[1].grade_id
-    hostile = 'Dropout averages many thinned networks. <script>alert("grade me 100")</script>'
-    nb = fill_in(chapter, variants(chapter)["correct_bool_mask"])
+    hostile = 'Zero weights keep every hidden unit identical. <script>alert("grade me 100")</script>'
+    nb = fill_in(chapter, variants(chapter)["correct_math"])
     for cell in nb["cells"]:
         if cell.get("metadata", {}).get("nbgrader", {}).get("grade_id") == first:
             cell["source"] = hostile
     folder = tmp_path / "submissions"
     write(nb, folder / "ada.ipynb")
-    write(fill_in(chapter, variants(chapter)["correct_bool_mask"]), folder / "bob.ipynb")  # answers nothing
+    write(fill_in(chapter, variants(chapter)["correct_math"]), folder / "bob.ipynb")  # answers nothing
     out = tmp_path / "out"
     result = run_grade(chapter, str(folder), "--out", str(out))
     assert result.returncode == 0, result.stderr[-3000:]
@@ -216,7 +216,7 @@ def test_written_answers_are_carried_as_text_and_graded_by_hand(tmp_path):
         grade.manual_score = questions[0].points
         grade.needs_manual_grade = False  # what the formgrader's grade API does with a score
         comment = gradebook.find_comment(first, chapter, chapter, "ada")
-        comment.manual_comment = "Good: the ensemble view, in one sentence."
+        comment.manual_comment = "Good: symmetry, in one sentence."
         gradebook.db.commit()
     again = run_grade(chapter, str(folder), "--out", str(out))
     assert again.returncode == 0, again.stderr[-3000:]
@@ -224,4 +224,4 @@ def test_written_answers_are_carried_as_text_and_graded_by_hand(tmp_path):
     regraded = read_grades(out / "grades.csv")
     assert regraded["ada"][first] == f"{questions[0].points:g}"
     assert float(regraded["ada"]["score"]) == autograded_max + questions[0].points
-    assert "the ensemble view, in one sentence" in (out / "feedback" / "ada" / f"{chapter}.html").read_text()
+    assert "symmetry, in one sentence" in (out / "feedback" / "ada" / f"{chapter}.html").read_text()
