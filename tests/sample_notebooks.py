@@ -82,3 +82,28 @@ def write(nb: dict, path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(nb, indent=1))
     return path
+
+
+def assert_sample_files_complete(chapter: str, parts: dict, keywords: dict[str, str]) -> None:
+    """Every sample file of `chapter` has a verdict for every test cell; every mistake has a diagnosis keyword."""
+    folder = SUBMISSIONS / chapter
+    want = expected(chapter)
+    stems = sorted(p.stem for p in folder.glob("*.py"))
+    assert stems == sorted(want)
+    assert sum(s.startswith("correct_") for s in stems) >= 3
+    assert sorted(s for s in stems if s.startswith("mistake_")) == sorted(keywords)
+    for stem in stems:
+        assert list(parse_variant(folder / f"{stem}.py")) == list(parts), stem
+        assert sorted(want[stem]) == sorted(f"test_{p}{s}" for p in parts for s in ("", "_hidden"))
+
+
+def assert_expected_verdicts(chapter: str, stem: str, parts: dict, keywords: dict[str, str],
+                             diagnosed=lambda keyword, message: keyword in message) -> None:
+    """The sample `stem` passes and fails exactly the cells expected.json says, each failure naming its mistake."""
+    want = expected(chapter)[stem]
+    got = local_verdicts(parts, execute_variant(SUBMISSIONS / chapter / f"{stem}.py"))
+    wrong = {cell: message for cell, message in got.items() if (message is None) != want[cell]}
+    assert not wrong, f"{stem}: unexpected verdicts (None = passed): {wrong}"
+    if stem in keywords:
+        failures = [message for message in got.values() if message is not None]
+        assert failures and all(diagnosed(keywords[stem], message) for message in failures), (stem, failures)

@@ -18,7 +18,8 @@ import pytest
 from autograder import references
 from autograder.checks import CheckFailed, LocalImplementation, early_stopping
 from notebook_runner import ROOT
-from sample_notebooks import execute_variant as namespace_of, local_verdicts, parse_variant
+from sample_notebooks import (assert_expected_verdicts, assert_sample_files_complete,
+                              execute_variant as namespace_of)
 
 SUBMISSIONS = ROOT / "tests" / "submissions" / early_stopping.CHAPTER
 EXPECTED = json.loads((SUBMISSIONS / "expected.json").read_text())
@@ -41,23 +42,12 @@ KEYWORDS = {
 
 
 def test_every_submission_file_has_an_expectation_and_a_keyword():
-    stems = sorted(p.stem for p in SUBMISSIONS.glob("*.py"))
-    assert stems == sorted(EXPECTED)
-    assert sum(s.startswith("correct_") for s in stems) >= 3
-    assert sorted(s for s in stems if s.startswith("mistake_")) == sorted(KEYWORDS)
-    for stem in stems:
-        assert list(parse_variant(SUBMISSIONS / f"{stem}.py")) == list(early_stopping.PARTS), stem
-        assert sorted(EXPECTED[stem]) == sorted(f"test_{p}{s}" for p in early_stopping.PARTS for s in ("", "_hidden"))
+    assert_sample_files_complete(early_stopping.CHAPTER, early_stopping.PARTS, KEYWORDS)
 
 
 @pytest.mark.parametrize("stem", sorted(EXPECTED))
 def test_submission_gets_the_expected_verdicts(stem):
-    got = local_verdicts(early_stopping.PARTS, namespace_of(SUBMISSIONS / f"{stem}.py"))
-    wrong = {cell: message for cell, message in got.items() if (message is None) != EXPECTED[stem][cell]}
-    assert not wrong, f"{stem}: unexpected verdicts (None = passed): {wrong}"
-    if stem in KEYWORDS:
-        failures = [message for message in got.values() if message is not None]
-        assert failures and all(KEYWORDS[stem] in message for message in failures), (stem, failures)
+    assert_expected_verdicts(early_stopping.CHAPTER, stem, early_stopping.PARTS, KEYWORDS)
 
 
 def test_the_oracle_follows_the_worked_example_and_the_rule():
