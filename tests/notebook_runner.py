@@ -2,10 +2,12 @@
 from __future__ import annotations
 
 import os
+import tempfile
 import time
 from pathlib import Path
 
 import nbformat
+from jupyter_client.manager import KernelManager
 from nbclient import NotebookClient
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -26,11 +28,20 @@ def execute(path: Path, fast: bool = True, timeout: int = 600):
     os.environ["DLCOURSE_FAST"] = "1" if fast else "0"
     os.environ.setdefault("MPLBACKEND", "Agg")
     try:
-        client = NotebookClient(nb, timeout=timeout, kernel_name="python3", allow_errors=True,
-                                resources={"metadata": {"path": str(path.parent)}})
-        started = time.perf_counter()
-        client.execute()
-        return nb, time.perf_counter() - started
+        # Local sockets (IPC) in a private folder, not TCP: nothing listens on a port, and the
+        # kernel has no reason to print its "running over TCP without encryption" warning.
+        with tempfile.TemporaryDirectory(prefix="dlcourse-kernel-") as sockets:
+            kernel = KernelManager(kernel_name="python3", transport="ipc",
+                                   ip=os.path.join(sockets, "kernel"))
+            client = NotebookClient(nb, km=kernel, timeout=timeout, allow_errors=True,
+                                    resources={"metadata": {"path": str(path.parent)}})
+            try:
+                started = time.perf_counter()
+                client.execute()
+                return nb, time.perf_counter() - started
+            finally:  # nbclient shuts down only kernels it created itself
+                if kernel.has_kernel:
+                    kernel.shutdown_kernel(now=True)
     finally:
         if env_fast is None:
             os.environ.pop("DLCOURSE_FAST", None)
