@@ -22,7 +22,8 @@ def main(read_fd: int, write_fd: int) -> None:
     import torch
 
     from autograder import protocol
-    from autograder.checks.adapter import CheckFailed, LocalImplementation, LocalObject, Opaque, Rng, StudentError
+    from autograder.checks.adapter import (CheckFailed, LocalImplementation, LocalModule, LocalObject, Opaque, Rng,
+                                           StudentError)
 
     torch.set_num_threads(1)
     requests = os.fdopen(read_fd, "rb")
@@ -53,6 +54,15 @@ def main(read_fd: int, write_fd: int) -> None:
         if isinstance(value, dict):
             return {k: from_wire(v) for k, v in value.items()}
         return value
+
+    def handle_target(request: dict, kind: type, methods: set):
+        """The object behind request["handle"], if it is a `kind` and the method is one of `methods`."""
+        handle, method = request.get("handle"), request.get("method")
+        valid = isinstance(handle, int) and not isinstance(handle, bool) and 0 <= handle < len(objects)
+        target = objects[handle] if valid else None
+        if not isinstance(target, kind) or method not in methods:
+            raise ValueError(f"no {kind.__name__} method {method!r} for handle {handle!r}")
+        return target
 
     def send(message: dict) -> None:
         responses.write(protocol.dumps(message))
@@ -98,17 +108,12 @@ def main(read_fd: int, write_fd: int) -> None:
             elif op == "new_module":
                 result = Opaque(impl.new_module(request["name"], *args, **kwargs))
             elif op == "module":
-                module = objects[request["handle"]]
-                if request["method"] not in MODULE_METHODS:
-                    raise ValueError(f"unknown module method {request['method']!r}")
+                module = handle_target(request, LocalModule, MODULE_METHODS)
                 result = getattr(module, request["method"])(*args, **kwargs)
             elif op == "new_object":
                 result = Opaque(impl.new_object(request["name"], *args, **kwargs))
             elif op == "object":
-                handle = request["handle"]
-                target = objects[handle] if isinstance(handle, int) and 0 <= handle < len(objects) else None
-                if not isinstance(target, LocalObject) or request["method"] not in OBJECT_METHODS:
-                    raise ValueError(f"no object method {request['method']!r} for handle {handle!r}")
+                target = handle_target(request, LocalObject, OBJECT_METHODS)
                 result = getattr(target, request["method"])(*args, **kwargs)
             else:
                 raise ValueError(f"unknown op {op!r}")

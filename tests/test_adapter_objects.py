@@ -165,15 +165,27 @@ def test_errors_and_oddities_arrive_as_data(remote, local):
 def test_the_worker_refuses_anything_but_object_methods_on_object_handles(remote):
     obj = remote.new_object("Keeper")
     for method in ("__init__", "obj", "model", "_write_state"):
-        with pytest.raises(CheckFailed, match="no object method"):
+        with pytest.raises(CheckFailed, match="no LocalObject method"):
             remote._request("object", handle=obj.handle.number, method=method, kwargs={})
     module = remote.new_module("Tiny")                      # a handle of another kind
-    for handle in (module.handle.number, 10_000):
-        with pytest.raises(CheckFailed, match="no object method"):
+    for handle in (module.handle.number, 10_000, -1, True):
+        with pytest.raises(CheckFailed, match="no LocalObject method"):
             remote._request("object", handle=handle, method="step", kwargs={})
-    with pytest.raises(CheckFailed, match="no object method"):
+    with pytest.raises(CheckFailed, match="no LocalObject method"):
         remote._request("object", handle="0", method="step", kwargs={})
     assert obj.step(0.5, _states(1)[0])[0] is False         # the worker is still fine
+
+
+def test_the_worker_refuses_anything_but_module_methods_on_module_handles(remote):
+    obj = remote.new_object("Keeper")
+    module = remote.new_module("Tiny")
+    for method in ("__init__", "module", "__class__"):
+        with pytest.raises(CheckFailed, match="no LocalModule method"):
+            remote._request("module", handle=module.handle.number, method=method, kwargs={})
+    for handle in (obj.handle.number, 10_000, -1, "0"):     # an object handle is not a module
+        with pytest.raises(CheckFailed, match="no LocalModule method"):
+            remote._request("module", handle=handle, method="is_training", kwargs={})
+    assert module.is_training() is True                     # the worker is still fine
 
 
 def test_nothing_but_plain_values_comes_back():
