@@ -12,8 +12,8 @@ CHAPTERS = {
     "01_activations": "Activations: Sigmoid vs ReLU",
     "02_dropout": "Dropout (graded)",
     "03_batchnorm": "Batch normalization (graded)",
-    "04_initialization": "Weight initialization and optimizers",
-    "05_overfitting": "Overfitting detection: validation, early stopping, schedulers",
+    "04_initialization": "Weight initialization and optimizers (graded)",
+    "05_overfitting": "Overfitting detection: validation, early stopping, schedulers (graded)",
     "06_capstone": "Capstone ablation",
 }
 
