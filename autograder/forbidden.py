@@ -24,6 +24,12 @@ EVASIVE_MODULES = {"importlib", "ctypes", "gc", "inspect", "builtins", "torch._C
                    "torch.utils._python_dispatch", "torch._VF", "cffi"}
 
 
+def verdict(found: list[str]) -> str:
+    """The failure message for a part whose source has findings: the same words locally and in grading."""
+    return ("may reach a forbidden library implementation: " + "; ".join(found)
+            + ". The exercise asks you to implement it yourself.")
+
+
 def findings(source: str, own_names: set[str], library_names: set[str] | None = None) -> list[str]:
     """Why `source` may reach a forbidden library implementation; empty when it cannot tell.
 

@@ -139,8 +139,7 @@ def grade_one(task: dict) -> dict:
                     if test.hidden and part in scanned:
                         static = forbidden.findings(sources[part], submissions.defined_names(sources[part]), scanned[part])
                         if static:
-                            raise CheckFailed("may reach a forbidden library implementation: " + "; ".join(static)
-                                              + ". The exercise asks you to implement it yourself.")
+                            raise CheckFailed(forbidden.verdict(static))
                         if impl.forbidden_seen:
                             raise CheckFailed("calls a forbidden library implementation ("
                                               + ", ".join(sorted(impl.forbidden_seen)) + "). Implement it yourself.")

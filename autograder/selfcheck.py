@@ -4,13 +4,16 @@ It reads the saved notebook, runs its solution cells in a separate process and e
 check against them, says which test cells were changed or deleted (the grader restores them, so
 editing them gains nothing), and flags parts still left as `raise NotImplementedError()`.
 In a notebook (Colab included), `check_all(chapter, globals())` prints the same verdicts.
+Both also scan each part's source for the library shortcuts its exercise forbids, as the grader's
+hidden tests do, so a shortcut fails here and not only after submission.
 """
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
-from autograder.checks import CheckFailed, StudentError, parts as all_parts, run_checks
+from autograder import forbidden, submissions
+from autograder.checks import CheckFailed, StudentError, forbidden_names, parts as all_parts, run_checks
 
 
 def _parts_of(chapter: str) -> list[str]:
@@ -19,12 +22,33 @@ def _parts_of(chapter: str) -> list[str]:
     return list(dict.fromkeys(t.part for t in autograded_cells(chapter)))
 
 
+def shortcut_findings(part: str, source: str | None) -> list[str]:
+    """What the grader's static scan would hold against `source` as the code of `part` (empty if allowed)."""
+    scanned = forbidden_names()
+    if source is None or part not in scanned:
+        return []
+    return forbidden.findings(source, submissions.defined_names(source), scanned[part])
+
+
+def source_run_last(name: str, namespace: dict) -> str | None:
+    """The last cell run in this kernel that defines `name`: IPython keeps every input in `In`."""
+    history = namespace.get("In")
+    if not isinstance(history, list):
+        return None
+    return next((source for source in reversed(history)
+                 if isinstance(source, str) and name in submissions.defined_names(source)), None)
+
+
 def check_all(chapter: str, namespace: dict) -> bool:
     """Run every visible check of `chapter` against `namespace`; print one line per part."""
     ok = True
     for part in _parts_of(chapter):
         try:
             run_checks(part, namespace)
+            found = shortcut_findings(part, source_run_last(part, namespace))
+            if found:
+                ok = False
+                print(f"FAILED {part}: {forbidden.verdict(found)}")
         except AssertionError as failure:
             ok = False
             print(f"FAILED {failure}")
@@ -38,7 +62,6 @@ def check_all(chapter: str, namespace: dict) -> bool:
 
 def validate(path: Path) -> int:
     """Report on a saved notebook; 0 when every visible check passes and no test cell was changed."""
-    from autograder import submissions
     from autograder.grading import graded_assignments
     from autograder.release import NOTEBOOKS
     from autograder.remote import RemoteImplementation
@@ -76,6 +99,9 @@ def validate(path: Path) -> int:
                 continue
             try:
                 checks[part](impl, False)
+                found = shortcut_findings(part, source)
+                if found:
+                    raise CheckFailed(forbidden.verdict(found))
                 print(f"ok     {part}")
                 passed += 1
             except (CheckFailed, StudentError) as failure:
