@@ -237,8 +237,10 @@ def _wait_until_gone(pids: list[int], seconds: float = 10.0) -> None:
             time.sleep(0.01)
 
 
-class RemoteModule:
-    """A module living in the worker, driven by name. Mirrors adapter.LocalModule."""
+class _RemoteHandle:
+    """Something living in the worker behind a handle; `OP` names the worker op that drives it."""
+
+    OP = ""
 
     def __init__(self, impl: RemoteImplementation, handle: protocol.Handle):
         self.impl = impl
@@ -247,8 +249,14 @@ class RemoteModule:
 
     def _call(self, method: str, *args, **kwargs):
         if self.impl.process is not self.worker:
-            raise WorkerDied("the module was lost when the student's process was restarted")
-        return self.impl._request("module", *args, handle=self.handle.number, method=method, kwargs=kwargs)
+            raise WorkerDied(f"the {self.OP} was lost when the student's process was restarted")
+        return self.impl._request(self.OP, *args, handle=self.handle.number, method=method, kwargs=kwargs)
+
+
+class RemoteModule(_RemoteHandle):
+    """A module living in the worker, driven by name. Mirrors adapter.LocalModule."""
+
+    OP = "module"
 
     def set_training(self, training: bool) -> None:
         self._call("set_training", training)
@@ -281,18 +289,10 @@ class RemoteModule:
         self._call("to_dtype", dtype)
 
 
-class RemoteObject:
+class RemoteObject(_RemoteHandle):
     """A callback object living in the worker with its probe model, driven by name. Mirrors adapter.LocalObject."""
 
-    def __init__(self, impl: RemoteImplementation, handle: protocol.Handle):
-        self.impl = impl
-        self.handle = handle
-        self.worker = impl.process
-
-    def _call(self, method: str, *args, **kwargs):
-        if self.impl.process is not self.worker:
-            raise WorkerDied("the object was lost when the student's process was restarted")
-        return self.impl._request("object", *args, handle=self.handle.number, method=method, kwargs=kwargs)
+    OP = "object"
 
     def step(self, value, state, in_place=True):
         return self._call("step", float(value), state, in_place=bool(in_place))
