@@ -29,7 +29,7 @@ from pathlib import Path
 
 import nbformat
 
-from autograder import submissions
+from autograder import answers, submissions
 from autograder.release import NOTEBOOKS, SOLUTIONS, nbgrader_environment
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -155,9 +155,9 @@ def grade_one(task: dict) -> dict:
     finally:
         impl.close()
     problems += impl.load_problems
-    answers, answer_problems = submissions.answer_cells(Path(task["path"]), task.get("answers", []))
+    written, answer_problems = answers.answer_cells(Path(task["path"]), task.get("answers", []))
     return {"student_id": task["student_id"], "sha256": task["sha256"], "origin": task["origin"],
-            "cells": cells, "answers": answers, "verdicts": verdicts, "problems": problems + answer_problems,
+            "cells": cells, "answers": written, "verdicts": verdicts, "problems": problems + answer_problems,
             "seconds": round(time.monotonic() - started, 2)}
 
 

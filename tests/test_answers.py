@@ -1,7 +1,7 @@
 """Written answers to the manually graded questions: found by grade_id, carried as inert text."""
 import json
 
-from autograder import submissions
+from autograder import answers as answer_text
 
 
 def _notebook(tmp_path, cells):
@@ -21,7 +21,7 @@ def test_answers_are_found_by_grade_id_and_missing_ones_reported(tmp_path):
         _answer("q_why", ["Because the gradient ", "vanishes."]),
         {"cell_type": "code", "source": "x = 1", "metadata": {}, "outputs": [], "execution_count": None},
     ])
-    answers, problems = submissions.answer_cells(path, ["q_why", "q_how"])
+    answers, problems = answer_text.answer_cells(path, ["q_why", "q_how"])
     assert answers == {"q_why": "Because the gradient vanishes."}
     assert len(problems) == 1 and "q_how" in problems[0] and "unanswered" in problems[0]
 
@@ -29,15 +29,15 @@ def test_answers_are_found_by_grade_id_and_missing_ones_reported(tmp_path):
 def test_html_in_an_answer_is_shown_never_run(tmp_path):
     hostile = '<script>fetch("/api/grades")</script><img src=x onerror="alert(1)"> &amp; 2 < 3'
     path = _notebook(tmp_path, [_answer("q", hostile)])
-    text = submissions.answer_cells(path, ["q"])[0]["q"]
+    text = answer_text.answer_cells(path, ["q"])[0]["q"]
     assert "<" not in text and ">" not in text
     assert "&lt;script&gt;" in text and "&amp;amp;" in text  # an entity typed by the student stays visible as typed
 
 
 def test_a_huge_answer_is_cut(tmp_path):
     path = _notebook(tmp_path, [_answer("q", "word " * 10_000)])
-    text = submissions.answer_cells(path, ["q"])[0]["q"]
-    assert len(text) < submissions.MAX_ANSWER_CHARS + 100 and "cut at" in text
+    text = answer_text.answer_cells(path, ["q"])[0]["q"]
+    assert len(text) < answer_text.MAX_ANSWER_CHARS + 100 and "cut at" in text
 
 
 def test_code_cells_and_non_solution_cells_never_count_as_answers(tmp_path):
@@ -46,11 +46,11 @@ def test_code_cells_and_non_solution_cells_never_count_as_answers(tmp_path):
          "metadata": {"nbgrader": {"grade": True, "solution": True, "grade_id": "q", "points": 1}}},
         _answer("q", "a locked description cell", solution=False),
     ])
-    answers, problems = submissions.answer_cells(path, ["q"])
+    answers, problems = answer_text.answer_cells(path, ["q"])
     assert answers == {} and problems
 
 
 def test_an_unreadable_notebook_gives_no_answers_and_no_crash(tmp_path):
     path = tmp_path / "broken.ipynb"
     path.write_text("{not json")
-    assert submissions.answer_cells(path, ["q"]) == ({}, [])
+    assert answer_text.answer_cells(path, ["q"]) == ({}, [])
