@@ -14,6 +14,9 @@ import time
 
 from autograder import protocol, sandbox
 from autograder.checks.adapter import CheckFailed, StudentError
+from autograder.fair_share import FairShare
+
+MAX_TEXT = 2000  # characters of any text from the worker that a verdict may quote
 
 
 class WorkerDied(CheckFailed):
@@ -21,16 +24,29 @@ class WorkerDied(CheckFailed):
 
 
 class RemoteImplementation:
+    """The student's code in a sandboxed worker, driven like a LocalImplementation.
+
+    forbidden: the families (`autograder.families`) the worker locks before the student's code
+    runs; mounts: files the sandbox shows over the originals (`sandbox.prepare`); deadline: a
+    time.monotonic() value after which nothing more runs, loading and restarts included.
+    """
+
+    # Nothing the student's process reports decides a verdict: forbidden calls raise in the worker.
+    forbidden_seen: frozenset = frozenset()
+
     def __init__(self, cells: list[tuple[str, str]], mode: str = "bwrap", limits: sandbox.Limits = sandbox.Limits(),
-                 request_timeout: float = 60.0, deadline: float | None = None):
+                 request_timeout: float = 60.0, deadline: float | None = None, forbidden: tuple[str, ...] = (),
+                 mounts: list[tuple[str, str]] = ()):
         self.cells = cells
         self.mode = mode
         self.limits = limits
         self.request_timeout = request_timeout
-        self.deadline = deadline  # time.monotonic() value after which nothing more runs
-        self.forbidden_seen: set[str] = set()
+        self.deadline = deadline
+        self.forbidden = list(forbidden)
+        self.mounts = list(mounts)
         self.cell_errors: dict[str, str] = {}
         self.process = None
+        self.share: FairShare | None = None
         self.skipped: set[tuple[int, int]] = set()   # top-level statements that ended or hung the worker
         self.load_problems: list[str] = []
         self.load_timeout = 30.0      # per top-level statement of the student's cells
@@ -38,41 +54,69 @@ class RemoteImplementation:
         self.max_skips = 5
 
     # -- worker life cycle -------------------------------------------------------------------
-    def _start(self) -> None:
+    def _remaining(self, allowance: float) -> float:
+        """`allowance` seconds, cut to what is left before the deadline."""
+        if self.deadline is None:
+            return allowance
+        return min(allowance, self.deadline - time.monotonic())
+
+    def _spawn(self) -> None:
+        """Start a confined worker and send it the cells; it then runs them one statement at a time."""
         to_worker_r, to_worker_w = os.pipe()
         from_worker_r, from_worker_w = os.pipe()
-        command = sandbox.worker_command(self.mode, to_worker_r, from_worker_w)
+        command = sandbox.worker_command(self.mode, to_worker_r, from_worker_w, self.mounts)
+        self.share = FairShare.create(self.limits.tasks, self.limits.cpus) if self.mode == "bwrap" else None
+        share, limits = self.share, self.limits
+
+        def confine():  # in the child, between fork and exec
+            limits.apply()
+            if share is not None:
+                share.join()
+
         self.process = subprocess.Popen(
             command, pass_fds=(to_worker_r, from_worker_w), stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=sandbox.worker_environment(),
-            preexec_fn=self.limits.apply, cwd="/tmp")
+            preexec_fn=confine, cwd="/tmp")
         os.close(to_worker_r)
         os.close(from_worker_w)
         self._out = os.fdopen(to_worker_w, "wb")
         self._in = from_worker_r
         self._buffer = b""
-        self._out.write(protocol.dumps({"cells": [list(c) for c in self.cells], "skip": sorted(self.skipped)}))
+        self._out.write(protocol.dumps({"cells": [list(c) for c in self.cells], "skip": sorted(self.skipped),
+                                        "forbidden": self.forbidden}))
         self._out.flush()
-        progress = None
-        while True:  # each statement announces itself; a silence or a death is pinned on the last one
+
+    def _start(self) -> None:
+        """Start the worker and wait until it has loaded the cells.
+
+        Each top-level statement announces itself; one that ends the process or stays silent past
+        its allowance is skipped on a restart, so such a trick neither costs nor earns anything,
+        up to `max_skips` restarts and never past the deadline.
+        """
+        while True:
+            if self._remaining(1.0) <= 0:
+                raise WorkerDied("the submission's time limit was used up while its code was loading")
+            self._spawn()
+            progress = None
             try:
-                # Until the first statement announces itself the worker is starting Python and
-                # importing torch, which a busy machine may slow far beyond one statement's limit.
-                wait = self.load_timeout if progress is not None else max(self.load_timeout, self.startup_timeout)
-                reply = protocol.loads(self._readline(wait))
-            except (protocol.ProtocolError, WorkerDied) as exc:
+                while True:
+                    # Until the first statement announces itself the worker is starting Python and
+                    # importing torch, which a busy machine may slow far beyond one statement's limit.
+                    allowance = self.load_timeout if progress is not None else max(self.load_timeout, self.startup_timeout)
+                    reply = protocol.loads(self._readline(self._remaining(allowance)))
+                    if "progress" not in reply:
+                        self.cell_errors = {str(k)[:200]: str(v)[:MAX_TEXT] for k, v in dict(reply.get("cell_errors", {})).items()}
+                        return
+                    progress = reply["progress"]
+            except (protocol.ProtocolError, WorkerDied, TypeError, ValueError) as exc:
                 self.close()
+                if self._remaining(1.0) <= 0:
+                    raise WorkerDied("the submission's time limit was used up while its code was loading") from None
                 if progress is None or len(self.skipped) >= self.max_skips:
                     raise WorkerDied(f"the code could not be loaded ({exc})") from None
-                j, i, line = progress
+                j, i, line = _statement(progress, len(self.cells))
                 self.skipped.add((j, i))
                 self.load_problems.append(f"cell {self.cells[j][0]}, line {line}: {exc}; that statement was skipped")
-                return self._start()
-            if "progress" in reply:
-                progress = reply["progress"]
-                continue
-            self.cell_errors = reply.get("cell_errors", {})
-            return
 
     def close(self) -> None:
         """Kill the worker and every process it started, and wait until they are gone.
@@ -94,6 +138,9 @@ class RemoteImplementation:
             pass
         self.process.wait()
         _wait_until_gone(stragglers)
+        if self.share is not None:
+            self.share.remove()
+            self.share = None
         if self.process.stderr:
             self.process.stderr.close()
         try:
@@ -111,6 +158,8 @@ class RemoteImplementation:
 
     # -- messaging ---------------------------------------------------------------------------
     def _readline(self, timeout: float) -> bytes:
+        if timeout <= 0:
+            raise WorkerDied("the submission's time limit was used up")
         end = time.monotonic() + timeout
         while b"\n" not in self._buffer:
             remaining = end - time.monotonic()
@@ -136,7 +185,7 @@ class RemoteImplementation:
                 return "the code closed its connection to the grader"
         tail = ""
         try:
-            tail = self.process.stderr.read(4000).decode(errors="replace")
+            tail = _read_available(self.process.stderr, 4000).decode(errors="replace")
         except Exception:
             pass
         if "MemoryError" in tail or "Cannot allocate" in tail:
@@ -144,11 +193,9 @@ class RemoteImplementation:
         return f"the code ended the process (exit status {code})"
 
     def _exchange(self, message: dict, timeout: float | None = None) -> dict:
-        timeout = timeout or self.request_timeout
-        if self.deadline is not None:
-            timeout = min(timeout, self.deadline - time.monotonic())
-            if timeout <= 0:
-                raise WorkerDied("the submission's time limit was used up before this check")
+        timeout = self._remaining(timeout or self.request_timeout)
+        if timeout <= 0:
+            raise WorkerDied("the submission's time limit was used up before this check")
         try:
             self._out.write(protocol.dumps(message))
             self._out.flush()
@@ -166,23 +213,17 @@ class RemoteImplementation:
         if "kwargs" in fields:
             message["kwargs"] = protocol.encode(fields["kwargs"])
         reply = self._exchange(message)
-        self.forbidden_seen |= set(reply.get("forbidden", []))
         if reply.get("ok"):
             return protocol.decode(reply.get("result"))
         if "student_error" in reply:
             error = reply["student_error"]
-            raise StudentError(tuple(error["types"]), error["message"])
+            raise StudentError(tuple(str(t)[:100] for t in list(error["types"])[:20]) or ("Exception",),
+                               str(error["message"])[:MAX_TEXT])
         if "check_failed" in reply:
-            raise CheckFailed(reply["check_failed"])
-        raise CheckFailed(f"the grader could not run this check ({reply.get('worker_error', 'unknown error')})")
+            raise CheckFailed(str(reply["check_failed"])[:MAX_TEXT])
+        raise CheckFailed(f"the grader could not run this check ({str(reply.get('worker_error', 'unknown error'))[:MAX_TEXT]})")
 
     # -- the Implementation interface ----------------------------------------------------------
-    def reset_forbidden(self) -> None:
-        """Forget the forbidden operations seen so far (the grader does this before each part)."""
-        self.forbidden_seen.clear()
-        if self.process is not None:
-            self._request("reset_forbidden")
-
     def has(self, name: str) -> bool:
         return bool(self._request("has", name=name))
 
@@ -196,6 +237,25 @@ class RemoteImplementation:
     def new_object(self, class_name: str, *args, **kwargs) -> "RemoteObject":
         handle = self._request("new_object", *args, name=class_name, kwargs=kwargs)
         return RemoteObject(self, handle)
+
+
+def _statement(progress, cells: int) -> tuple[int, int, int]:
+    """The (cell, statement, line) a worker announced, checked: it comes from the student's process."""
+    j, i, line = (int(v) for v in progress)
+    if not 0 <= j < cells:
+        raise WorkerDied("the worker announced a cell that does not exist")
+    return j, i, line
+
+
+def _read_available(stream, limit: int) -> bytes:
+    """Up to `limit` bytes of what a dead worker left on `stream`, without waiting for more."""
+    data = b""
+    while len(data) < limit and select.select([stream], [], [], 0)[0]:
+        chunk = os.read(stream.fileno(), limit - len(data))
+        if not chunk:
+            break
+        data += chunk
+    return data
 
 
 def _descendants(root: int) -> list[int]:

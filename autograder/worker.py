@@ -1,13 +1,18 @@
 """The sandboxed side of grading: runs a student's solution cells and answers the checker.
 
-Started by `autograder.remote` inside the sandbox as `python -m autograder.worker READ_FD WRITE_FD`.
-The first message carries the cells ({"cells": [[grade_id, source], ...]}); each runs in one
-shared namespace, top to bottom, as in the notebook. Then every request is answered through
-`LocalImplementation`, so an honest implementation gives the same answers here as in a notebook.
-Requests: has, reset_forbidden, call (a function), new_module and module (a torch module behind
-a handle: MODULE_METHODS), new_object and object (a callback object behind a handle, driven with
-a probe model that lives here: OBJECT_METHODS of adapter.LocalObject).
-The student's prints go nowhere; only this file writes to WRITE_FD.
+Started by `autograder.remote` inside the sandbox as
+`python -m autograder.worker READ_FD WRITE_FD [--drop-to=UID]`. With `--drop-to` (the grader
+is root, so no user namespace is used) it first becomes that unprivileged user and loses every
+capability. The first message carries the cells ({"cells": [[grade_id, source], ...]}) and the
+forbidden families ({"forbidden": ["dropout"]}); the families are locked (`autograder.lockdown`)
+before the first student statement. The cells run in one shared namespace, top to bottom, as in
+the notebook. Then every request is answered through `LocalImplementation`, so an honest
+implementation gives the same answers here as in a notebook.
+Requests: has, call (a function), new_module and module (a torch module behind a handle:
+MODULE_METHODS), new_object and object (a callback object behind a handle, driven with a probe
+model that lives here: OBJECT_METHODS of adapter.LocalObject).
+The student's prints go nowhere; only this file writes to WRITE_FD. Nothing the grader decides
+comes from this process but the answers themselves: it is the student's process.
 """
 from __future__ import annotations
 
@@ -17,11 +22,26 @@ import sys
 import traceback
 
 
+MAX_TEXT = 2000  # characters of an exception message sent back (the grader cuts again)
+
+
+def drop_privileges(uid: int) -> None:
+    """Become `uid` (and its group) for good: real, effective and saved ids, no supplementary groups.
+
+    From root to another user the kernel clears every capability; refuse to go on otherwise.
+    """
+    os.setgroups([])
+    os.setresgid(uid, uid, uid)
+    os.setresuid(uid, uid, uid)
+    if os.getuid() == 0 or os.geteuid() == 0:
+        raise SystemExit("could not give up root")
+
+
 def main(read_fd: int, write_fd: int) -> None:
     import numpy as np  # noqa: F401  (imported before student code, as a notebook's setup would)
     import torch
 
-    from autograder import protocol
+    from autograder import families, lockdown, protocol
     from autograder.checks.adapter import (CheckFailed, LocalImplementation, LocalModule, LocalObject, Opaque, Rng,
                                            StudentError)
 
@@ -70,6 +90,7 @@ def main(read_fd: int, write_fd: int) -> None:
 
     first = protocol.loads(requests.readline())
     skip = {tuple(pair) for pair in first.get("skip", [])}
+    lockdown.lock([families.FAMILIES[name] for name in first.get("forbidden", [])])
     namespace: dict = {"__name__": "__main__", "get_ipython": _Inert}
     exec(PREAMBLE, namespace)  # what the notebook's set-up cells give every solution cell
     cell_errors = {}
@@ -88,8 +109,8 @@ def main(read_fd: int, write_fd: int) -> None:
             try:
                 exec(compile(ast.Module([statement], type_ignores=[]), f"<cell {grade_id}>", "exec"), namespace)
             except BaseException as exc:  # SystemExit and KeyboardInterrupt from student code too
-                cell_errors.setdefault(grade_id, f"{type(exc).__name__}: {exc}")
-    impl = LocalImplementation(namespace)
+                cell_errors.setdefault(grade_id, f"{type(exc).__name__}: {str(exc)[:MAX_TEXT]}")
+    impl = LocalImplementation(namespace, log_operations=False)
     send({"ok": True, "cell_errors": cell_errors})
 
     for line in requests:
@@ -100,9 +121,6 @@ def main(read_fd: int, write_fd: int) -> None:
             op = request["op"]
             if op == "has":
                 result = impl.has(request["name"])
-            elif op == "reset_forbidden":
-                impl.forbidden_seen.clear()
-                result = None
             elif op == "call":
                 result = impl.call(request["name"], *args, **kwargs)
             elif op == "new_module":
@@ -119,13 +137,12 @@ def main(read_fd: int, write_fd: int) -> None:
                 raise ValueError(f"unknown op {op!r}")
             reply = {"ok": True, "result": protocol.encode(to_wire(result))}
         except StudentError as exc:
-            reply = {"ok": False, "student_error": {"types": list(exc.type_names), "message": exc.message}}
+            reply = {"ok": False, "student_error": {"types": list(exc.type_names)[:20], "message": exc.message[:MAX_TEXT]}}
         except CheckFailed as exc:
-            reply = {"ok": False, "check_failed": str(exc)}
+            reply = {"ok": False, "check_failed": str(exc)[:MAX_TEXT]}
         except BaseException as exc:
-            reply = {"ok": False, "worker_error": f"{type(exc).__name__}: {exc}",
-                     "trace": traceback.format_exc(limit=3)[-2000:]}
-        reply["forbidden"] = sorted(impl.forbidden_seen)
+            reply = {"ok": False, "worker_error": f"{type(exc).__name__}: {str(exc)[:MAX_TEXT]}",
+                     "trace": traceback.format_exc(limit=3)[-MAX_TEXT:]}
         send(reply)
 
 
@@ -152,4 +169,7 @@ MODULE_METHODS = {"set_training", "is_training", "forward", "forward_backward", 
 OBJECT_METHODS = {"step", "attributes"}  # of adapter.LocalObject, the handle new_object returns
 
 if __name__ == "__main__":
+    for flag in sys.argv[3:]:
+        if flag.startswith("--drop-to="):
+            drop_privileges(int(flag.split("=", 1)[1]))
     main(int(sys.argv[1]), int(sys.argv[2]))
