@@ -29,7 +29,7 @@ from pathlib import Path
 
 import nbformat
 
-from autograder import answers, submissions
+from autograder import submissions
 from autograder.release import NOTEBOOKS, SOLUTIONS, nbgrader_environment
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -96,69 +96,97 @@ def _seed_all(seed: int) -> None:
     torch.manual_seed(seed)
 
 
+MAX_MESSAGE = 1000  # characters of one verdict's message: student text inside it is cut, never shown whole
+
+
+def _short(text: str, limit: int = MAX_MESSAGE) -> str:
+    text = str(text)
+    return text if len(text) <= limit else text[:limit] + " ... (cut)"
+
+
+def _all_failed(task: dict, reason: str) -> dict[str, dict]:
+    return {t["grade_id"]: {"passed": False, "message": _short(f"{t['part']}: {reason}")} for t in task["tests"]}
+
+
 def grade_one(task: dict) -> dict:
-    """Verdicts {test grade_id: {"passed", "message"}} for one submission."""
+    """Verdicts {test grade_id: {"passed", "message"}} for one submission.
+
+    Everything the student wrote is read by `inspection.inspect` (a confined child process) and
+    run by a sandboxed worker; this process only runs the checks, within one deadline of
+    task["timeout"] seconds for the whole submission.
+    """
+    import resource
+
     import torch
 
-    from autograder import forbidden
+    from autograder import forbidden, inspection
     from autograder.checks import CheckFailed, StudentError, forbidden_names, parts as all_parts
     from autograder.remote import RemoteImplementation
     from autograder.sandbox import Limits
 
     torch.set_num_threads(1)
     started = time.monotonic()
+    deadline = started + task["timeout"]
     tests = [TestCell(**t) for t in task["tests"]]
     part_names = list(dict.fromkeys(t.part for t in tests))
-    cells, problems = submissions.solution_cells(Path(task["path"]), part_names)
-    problems = task["problems"] + problems
+    result = {"student_id": task["student_id"], "sha256": task["sha256"], "origin": task["origin"],
+              "cells": [], "answers": {}, "verdicts": {}, "problems": [_short(p, 300) for p in task["problems"]]}
+
+    def finish() -> dict:
+        result["seconds"] = round(time.monotonic() - started, 2)
+        result["grader_peak_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+        return result
+
+    if task.get("unusable"):
+        result["verdicts"] = _all_failed(task, f"not graded: {task['unusable']}")
+        result["problems"].append(_short(f"not graded: {task['unusable']}", 300))
+        return finish()
+    scanned = {part: sorted(names) for part, names in forbidden_names().items() if part in part_names}
+    inspected = inspection.inspect(Path(task["path"]), part_names, task.get("answers", []), scanned,
+                                   allowed=part_names, timeout=min(60.0, task["timeout"]))
+    if inspected.unreadable:
+        result["verdicts"] = _all_failed(task, f"not graded: {inspected.unreadable}")
+        result["problems"].append(_short(f"not graded: {inspected.unreadable}", 300))
+        return finish()
+    cells = inspected.cells
     sources = dict(cells)
+    result.update(cells=cells, answers=inspected.answers)
+    result["problems"] += [_short(p, 300) for p in inspected.problems]
     checks = all_parts()
-    scanned = forbidden_names()
-    verdicts = {}
-    deadline = started + task["timeout"]
+    verdicts = result["verdicts"]
     impl = RemoteImplementation(cells, mode=task["sandbox"], limits=Limits(memory_gb=task["memory"]),
                                 request_timeout=min(60.0, max(10.0, task["timeout"] / len(tests))),
-                                deadline=deadline)
+                                deadline=deadline, forbidden=tuple(task.get("forbidden", ())),
+                                mounts=[tuple(m) for m in task.get("mounts", [])])
     try:
-        for part in part_names:
+        for test in tests:
+            part = test.part
+            seed = int(hashlib.sha256(f"{task['salt']}:{task['sha256']}:{test.grade_id}".encode()).hexdigest()[:12], 16)
+            _seed_all(seed)
             try:
-                impl.reset_forbidden()
-            except CheckFailed:
-                pass  # a dead worker restarts on the next request
-            for test in (t for t in tests if t.part == part):
-                seed = int(hashlib.sha256(f"{task['salt']}:{task['sha256']}:{test.grade_id}".encode()).hexdigest()[:12], 16)
-                _seed_all(seed)
-                try:
-                    if part not in sources:
-                        raise CheckFailed(f"no code found for `{part}`: keep the solution cell that defines it")
-                    if not impl.has(part):
-                        error = impl.cell_errors.get(part)
-                        raise CheckFailed(f"the cell defining `{part}` raised {error}" if error
-                                          else f"`{part}` is not defined by its solution cell")
-                    checks[part](impl, test.hidden)
-                    if test.hidden and part in scanned:
-                        static = forbidden.findings(sources[part], submissions.defined_names(sources[part]), scanned[part])
-                        if static:
-                            raise CheckFailed(forbidden.verdict(static))
-                        if impl.forbidden_seen:
-                            raise CheckFailed("calls a forbidden library implementation ("
-                                              + ", ".join(sorted(impl.forbidden_seen)) + "). Implement it yourself.")
-                    verdicts[test.grade_id] = {"passed": True, "message": f"{part}: {'hidden' if test.hidden else 'visible'} checks passed"}
-                except CheckFailed as failure:
-                    verdicts[test.grade_id] = {"passed": False, "message": f"{part}: {failure}"}
-                except StudentError as error:
-                    verdicts[test.grade_id] = {"passed": False, "message": f"{part}: your code raised {error}"}
-                except Exception as error:  # a check tripped over a value it did not expect
-                    verdicts[test.grade_id] = {"passed": False,
-                                               "message": f"{part}: the checks could not use what your code returned "
-                                                          f"({type(error).__name__}: {error})"}
+                if part not in sources:
+                    raise CheckFailed(f"no code found for `{part}`: keep the solution cell that defines it")
+                if part in inspected.findings:  # the static scan: visible and hidden tests alike
+                    raise CheckFailed(forbidden.verdict(inspected.findings[part]))
+                if not impl.has(part):
+                    error = impl.cell_errors.get(part)
+                    raise CheckFailed(f"the cell defining `{part}` raised {error}" if error
+                                      else f"`{part}` is not defined by its solution cell")
+                checks[part](impl, test.hidden)
+                verdicts[test.grade_id] = {"passed": True, "message": f"{part}: {'hidden' if test.hidden else 'visible'} checks passed"}
+            except CheckFailed as failure:
+                verdicts[test.grade_id] = {"passed": False, "message": _short(f"{part}: {failure}")}
+            except StudentError as error:
+                verdicts[test.grade_id] = {"passed": False, "message": _short(f"{part}: your code raised {error}")}
+            except Exception as error:  # a check tripped over a value it did not expect
+                verdicts[test.grade_id] = {"passed": False,
+                                           "message": _short(f"{part}: the checks could not use what your code returned "
+                                                             f"({type(error).__name__}: {error})")}
     finally:
         impl.close()
-    problems += impl.load_problems
-    written, answer_problems = answers.answer_cells(Path(task["path"]), task.get("answers", []))
-    return {"student_id": task["student_id"], "sha256": task["sha256"], "origin": task["origin"],
-            "cells": cells, "answers": written, "verdicts": verdicts, "problems": problems + answer_problems,
-            "seconds": round(time.monotonic() - started, 2)}
+    result["problems"] += [_short(p, 300) for p in impl.load_problems]
+    result["problems"] = result["problems"][:20]
+    return finish()
 
 
 def grade_one_safely(task: dict) -> dict:
@@ -166,7 +194,7 @@ def grade_one_safely(task: dict) -> dict:
     try:
         return grade_one(task)
     except Exception as error:
-        reason = f"the grader could not grade this submission ({type(error).__name__}: {error})"
+        reason = _short(f"the grader could not grade this submission ({type(error).__name__}: {error})", 300)
         return {"student_id": task["student_id"], "sha256": task["sha256"], "origin": task["origin"], "cells": [],
                 "verdicts": {t["grade_id"]: {"passed": False, "message": reason} for t in task["tests"]},
                 "problems": task["problems"] + [reason], "seconds": 0.0,
@@ -175,9 +203,28 @@ def grade_one_safely(task: dict) -> dict:
 
 # -- the batch ---------------------------------------------------------------------------------
 
-def _run_nbgrader(course: Path, *args: str) -> subprocess.CompletedProcess:
-    result = subprocess.run([sys.executable, "-m", "nbgrader", *args, "--log-level=WARN"], cwd=course,
-                            env=nbgrader_environment(), capture_output=True, text=True)
+NBGRADER_MEMORY_BYTES = 4 * 1024**3  # address space of one nbgrader command (its RSS stays far below)
+
+
+def _limit_nbgrader() -> None:
+    import resource
+
+    resource.setrlimit(resource.RLIMIT_AS, (NBGRADER_MEMORY_BYTES, NBGRADER_MEMORY_BYTES))
+
+
+def _run_nbgrader(course: Path, *args: str, notebooks: int = 1) -> subprocess.CompletedProcess:
+    """Run one nbgrader command under a memory limit and a time limit that grows with the batch.
+
+    What it renders is already capped (cells, answers and messages are cut by the grader), so
+    these limits are a backstop, never what a normal batch meets.
+    """
+    timeout = 300 + 10 * notebooks
+    try:
+        result = subprocess.run([sys.executable, "-m", "nbgrader", *args, "--log-level=WARN"], cwd=course,
+                                env=nbgrader_environment(), capture_output=True, text=True, timeout=timeout,
+                                preexec_fn=_limit_nbgrader)
+    except subprocess.TimeoutExpired:
+        raise RuntimeError(f"nbgrader {' '.join(args)} took more than {timeout} s") from None
     if result.returncode != 0:
         raise RuntimeError(f"nbgrader {' '.join(args)} failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
     return result
@@ -293,7 +340,7 @@ def _refresh_feedback(course: Path, assignment: str, db_url: str) -> None:
         return
     for student in changed:
         shutil.rmtree(course / "feedback" / student / assignment, ignore_errors=True)
-    _run_nbgrader(course, "generate_feedback", assignment)
+    _run_nbgrader(course, "generate_feedback", assignment, notebooks=len(changed))
     record.write_text(json.dumps(now, indent=1, sort_keys=True))
 
 
@@ -310,7 +357,8 @@ def grade(assignment: str, paths: list[Path], out: Path, jobs: int = 1, timeout:
     """
     from tqdm.auto import tqdm
 
-    from autograder.sandbox import bwrap_path, SandboxUnavailable
+    from autograder import families
+    from autograder.sandbox import SandboxUnavailable, bwrap_path, prepare as prepare_sandbox
 
     if sandbox == "bwrap" and bwrap_path() is None:
         raise SandboxUnavailable("bubblewrap (bwrap) is not installed: `apt-get install bubblewrap`, "
@@ -330,6 +378,8 @@ def grade(assignment: str, paths: list[Path], out: Path, jobs: int = 1, timeout:
         salt_file.write_text(secrets.token_hex(16))
     salt = salt_file.read_text().strip()
 
+    forbidden_families = families.for_chapter(assignment)
+    mounts = prepare_sandbox(forbidden_families) if sandbox == "bwrap" else []
     workdir = out / "tmp"
     workdir.mkdir(exist_ok=True)
     try:
@@ -345,10 +395,10 @@ def grade(assignment: str, paths: list[Path], out: Path, jobs: int = 1, timeout:
                     done.append(previous)
                     continue
             todo.append({"student_id": sub.student_id, "path": str(sub.path), "origin": sub.origin,
-                         "sha256": sub.sha256, "problems": sub.problems, "salt": salt,
+                         "sha256": sub.sha256, "problems": sub.problems, "unusable": sub.unusable, "salt": salt,
                          "tests": [t.__dict__ for t in tests], "answers": [a.grade_id for a in answers],
-                         "timeout": timeout, "memory": memory,
-                         "sandbox": sandbox})
+                         "timeout": timeout, "memory": memory, "sandbox": sandbox,
+                         "forbidden": [f.name for f in forbidden_families], "mounts": mounts})
         fresh = []
         if todo:
             context = multiprocessing.get_context("forkserver")
@@ -372,7 +422,7 @@ def grade(assignment: str, paths: list[Path], out: Path, jobs: int = 1, timeout:
         nbformat.write(_canonical_notebook(assignment, result), target / f"{assignment}.ipynb")
     all_results = sorted(done + fresh, key=lambda r: r["student_id"])
     if fresh or not (out / "grades.csv").is_file():
-        _run_nbgrader(course, "autograde", assignment)
+        _run_nbgrader(course, "autograde", assignment, notebooks=len(fresh))
     _refresh_feedback(course, assignment, db_url)
     feedback = out / "feedback"
     for result in all_results:
