@@ -17,7 +17,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-MEMORY_BYTES = 1024**3
+MEMORY_BYTES = 512 * 1024**2  # a 50 MB notebook of outputs needs about 230 MB to parse
 CPU_SECONDS = 60
 MAX_ANSWER_BYTES = 8 * 1024**2  # what the child may print back (cells and answers are capped well below)
 
@@ -52,9 +52,8 @@ def inspect(path: Path, parts: list[str], answer_ids: list[str], scan: dict[str,
     except subprocess.TimeoutExpired:
         return Inspection(unreadable=f"the notebook could not be read within {timeout:.0f} s")
     if child.returncode != 0 or len(child.stdout) > MAX_ANSWER_BYTES:
-        memory = b"MemoryError" in child.stderr[-2000:]
-        return Inspection(unreadable=f"the notebook could not be read within the grader's limits "
-                                     f"({'1 GB of memory' if memory else f'exit status {child.returncode}'})")
+        why = f"{MEMORY_BYTES >> 20} MB of memory" if b"MemoryError" in child.stderr[-2000:] else f"exit status {child.returncode}"
+        return Inspection(unreadable=f"the notebook could not be read within the grader's limits ({why})")
     found = json.loads(child.stdout)
     return Inspection(cells=[tuple(pair) for pair in found["cells"]], answers=found["answers"],
                       findings=found["findings"], problems=found["problems"], unreadable=found["unreadable"])

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import json
 import os
 import subprocess
 import sys
@@ -55,19 +56,38 @@ def read_grades(path: Path) -> dict[str, dict[str, str]]:
         return {row["student_id"]: row for row in csv.DictReader(fh)}
 
 
-def batch(chapter: str, folder: Path) -> dict[str, dict[str, bool]]:
-    """Write every sample (and, for chapter 02, hostile) submission; return expected verdicts."""
-    want = {}
-    for name, code in variants(chapter).items():
-        write(fill_in(chapter, code), folder / f"{name}.ipynb")
-        want[name] = expected(chapter)[name]
-    if chapter == "02_dropout":
-        sys.path.insert(0, str(Path(__file__).parent / "submissions"))
-        from hostile import hostile_submissions
+TIMEOUT = 120  # --timeout of the batch: a hard bound on each submission
 
-        for name, (nb, verdicts) in hostile_submissions().items():
+
+def batch(chapter: str, folder: Path) -> dict[str, dict[str, bool]]:
+    """Write every sample and hostile submission of `chapter`; return expected verdicts.
+
+    Chapter 02 carries the specification's hostile classes (hostile.py), the grader's limits
+    (hostile_limits.py: huge cells, JSON bombs, privileged reads, fork bombs, sleeping past the
+    deadline, and entries that are links or folders); 02, 03 and 04 the routes to the forbidden
+    library (hostile_forbidden.py).
+    """
+    sys.path.insert(0, str(Path(__file__).parent / "submissions"))
+    from hostile import hostile_submissions
+    from hostile_forbidden import hostile_forbidden_submissions
+    from hostile_limits import filesystem_entries, hostile_limit_submissions
+
+    built = {name: (fill_in(chapter, code), expected(chapter)[name]) for name, code in variants(chapter).items()}
+    if chapter in ("02_dropout", "03_batchnorm", "04_initialization"):
+        built.update(hostile_forbidden_submissions(chapter))
+    if chapter == "02_dropout":
+        built.update(hostile_submissions())
+        built.update(hostile_limit_submissions())
+    want = {}
+    for name, (nb, verdicts) in built.items():
+        if isinstance(nb, str):
+            folder.mkdir(parents=True, exist_ok=True)
+            (folder / f"{name}.ipynb").write_text(nb)
+        else:
             write(nb, folder / f"{name}.ipynb")
-            want[name] = verdicts
+        want[name] = verdicts
+    if chapter == "02_dropout":
+        want.update(filesystem_entries(folder))
     return want
 
 
@@ -86,7 +106,7 @@ def test_a_class_is_graded_exactly_and_safely(chapter, tmp_path):
     submissions_before = tree_digest(folder)
 
     out = tmp_path / "out"
-    result = run_grade(chapter, str(folder), "--out", str(out), "--jobs", "2", "--timeout", "120")
+    result = run_grade(chapter, str(folder), "--out", str(out), "--jobs", "2", "--timeout", str(TIMEOUT))
     assert result.returncode == 0, result.stderr[-3000:]
     grades = read_grades(out / "grades.csv")
     assert sorted(grades) == sorted(want)
@@ -114,6 +134,22 @@ def test_a_class_is_graded_exactly_and_safely(chapter, tmp_path):
         assert "BEGIN HIDDEN TESTS" not in html and "hidden=True" not in html
         if not all(verdicts.values()):
             assert "AssertionError" in html
+
+    # Limits: no submission held its slot past the time limit (loading, restarts and checks
+    # included; a little for the confined reader and the worker's start), and the grader's own
+    # processes stayed under 1 GB whatever the submissions held.
+    results = {path.stem: json.loads(path.read_text()) for path in (out / "results").glob("*.json")}
+    slowest = max(results.values(), key=lambda r: r["seconds"])
+    peak = max(r.get("grader_peak_mb", 0) for r in results.values())
+    print(f"{chapter}: slowest submission {slowest['student_id']} {slowest['seconds']} s (--timeout {TIMEOUT}); "
+          f"grader peak {peak} MB")
+    assert slowest["seconds"] <= TIMEOUT + 15, slowest
+    assert 0 < peak < 1024
+    for student in (s for s in want if s.startswith("limits_")):
+        html = (out / "feedback" / student / f"{chapter}.html").read_text()
+        assert len(html) < 3_000_000, f"{student}: feedback of {len(html):,} characters"
+        assert html.count(" padding") < 1000, f"{student}: a message reached the feedback at full length"
+        assert "root:" not in html.split("LEAK", 1)[-1][:2000], f"{student}: the system's secrets reached the feedback"
 
     assert tree_digest(ROOT / "solutions", ROOT / "notebooks", ROOT / "autograder", ROOT / "data", ROOT / "dlcourse") == course_before
     assert site_packages_digest() == site_before
