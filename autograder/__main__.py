@@ -87,6 +87,7 @@ def _grade(parser, args) -> int:
         note = f"  ({'; '.join(result['problems'])})" if result["problems"] else ""
         print(f"{result['student_id']}: {passed}/{len(result['verdicts'])} test cells passed{note}")
     print(f"wrote {args.out / 'grades.csv'} and {args.out / 'feedback'}/ for {len(results)} submissions")
+    print(grading.resource_summary(results, args.timeout))
     if pending:
         print(f"{pending} written answers await manual grading: `make formgrader DIR={args.out}` opens them in "
               "nbgrader's formgrader; run this command again afterwards to refresh grades.csv and the feedback "

@@ -21,7 +21,6 @@ import multiprocessing
 import random
 import secrets
 import shutil
-import subprocess
 import sys
 import time
 from dataclasses import dataclass
@@ -29,7 +28,7 @@ from pathlib import Path
 
 import nbformat
 
-from autograder import submissions
+from autograder import limited, submissions
 from autograder.release import NOTEBOOKS, SOLUTIONS, nbgrader_environment
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -144,6 +143,7 @@ def grade_one(task: dict) -> dict:
     scanned = {part: sorted(names) for part, names in forbidden_names().items() if part in part_names}
     inspected = inspection.inspect(Path(task["path"]), part_names, task.get("answers", []), scanned,
                                    allowed=part_names, timeout=min(60.0, task["timeout"]))
+    result["reader_peak_mb"] = inspected.peak_mb
     if inspected.unreadable:
         result["verdicts"] = _all_failed(task, f"not graded: {inspected.unreadable}")
         result["problems"].append(_short(f"not graded: {inspected.unreadable}", 300))
@@ -204,29 +204,24 @@ def grade_one_safely(task: dict) -> dict:
 # -- the batch ---------------------------------------------------------------------------------
 
 NBGRADER_MEMORY_BYTES = 4 * 1024**3  # address space of one nbgrader command (its RSS stays far below)
+NBGRADER_PEAK_MB: dict[str, int] = {}  # the peak resident memory of each nbgrader command this run
 
 
-def _limit_nbgrader() -> None:
-    import resource
-
-    resource.setrlimit(resource.RLIMIT_AS, (NBGRADER_MEMORY_BYTES, NBGRADER_MEMORY_BYTES))
-
-
-def _run_nbgrader(course: Path, *args: str, notebooks: int = 1) -> subprocess.CompletedProcess:
+def _run_nbgrader(course: Path, *args: str, notebooks: int = 1) -> limited.Finished:
     """Run one nbgrader command under a memory limit and a time limit that grows with the batch.
 
     What it renders is already capped (cells, answers and messages are cut by the grader), so
     these limits are a backstop, never what a normal batch meets.
     """
     timeout = 300 + 10 * notebooks
-    try:
-        result = subprocess.run([sys.executable, "-m", "nbgrader", *args, "--log-level=WARN"], cwd=course,
-                                env=nbgrader_environment(), capture_output=True, text=True, timeout=timeout,
-                                preexec_fn=_limit_nbgrader)
-    except subprocess.TimeoutExpired:
-        raise RuntimeError(f"nbgrader {' '.join(args)} took more than {timeout} s") from None
+    result = limited.run([sys.executable, "-m", "nbgrader", *args, "--log-level=WARN"], NBGRADER_MEMORY_BYTES,
+                         timeout, cwd=course, env=nbgrader_environment())
+    NBGRADER_PEAK_MB[args[0]] = max(NBGRADER_PEAK_MB.get(args[0], 0), result.peak_mb)
+    if result.returncode is None:
+        raise RuntimeError(f"nbgrader {' '.join(args)} took more than {timeout} s")
     if result.returncode != 0:
-        raise RuntimeError(f"nbgrader {' '.join(args)} failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
+        out, err = result.stdout.decode(errors="replace"), result.stderr.decode(errors="replace")
+        raise RuntimeError(f"nbgrader {' '.join(args)} failed:\n{out[-3000:]}\n{err[-3000:]}")
     return result
 
 
@@ -346,6 +341,24 @@ def _refresh_feedback(course: Path, assignment: str, db_url: str) -> None:
 
 def _fmt(value: float | None) -> str:
     return "" if value is None else f"{value:g}"
+
+
+def resource_summary(results: list[dict], timeout: float) -> str:
+    """One line: the grader's own peak memory by process kind, and the slowest submission against --timeout.
+
+    Only what this run graded counts (a resumed submission carries the figures of its own run).
+    """
+    import resource
+
+    def most(key: str) -> int:
+        return max((r.get(key, 0) for r in results), default=0)
+
+    slowest = max(results, key=lambda r: r.get("seconds", 0), default={"student_id": "-", "seconds": 0})
+    main = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+    nbgrader = max(NBGRADER_PEAK_MB.values(), default=0)
+    return (f"grader memory (peak resident): this process {main} MB, checks {most('grader_peak_mb')} MB, "
+            f"notebook reader {most('reader_peak_mb')} MB, nbgrader {nbgrader} MB; slowest submission "
+            f"{slowest['student_id']} {slowest['seconds']:g} s (--timeout {timeout:g})")
 
 
 def grade(assignment: str, paths: list[Path], out: Path, jobs: int = 1, timeout: float = 300.0,

@@ -11,14 +11,13 @@ time is a reason the submission scores 0, never a stall or a crash of the batch.
 from __future__ import annotations
 
 import json
-import resource
-import subprocess
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from autograder import limited
+
 MEMORY_BYTES = 512 * 1024**2  # a 50 MB notebook of outputs needs about 230 MB to parse
-CPU_SECONDS = 60
 MAX_ANSWER_BYTES = 8 * 1024**2  # what the child may print back (cells and answers are capped well below)
 
 
@@ -29,12 +28,7 @@ class Inspection:
     findings: dict[str, list[str]] = field(default_factory=dict)  # part -> forbidden-shortcut findings
     problems: list[str] = field(default_factory=list)
     unreadable: str | None = None                                 # why nothing could be read at all
-
-
-def _limit() -> None:
-    resource.setrlimit(resource.RLIMIT_AS, (MEMORY_BYTES, MEMORY_BYTES))
-    resource.setrlimit(resource.RLIMIT_CPU, (CPU_SECONDS, CPU_SECONDS))
-    resource.setrlimit(resource.RLIMIT_FSIZE, (0, 0))
+    peak_mb: int = 0                                              # the reader's peak resident memory
 
 
 def inspect(path: Path, parts: list[str], answer_ids: list[str], scan: dict[str, list[str]],
@@ -45,18 +39,17 @@ def inspect(path: Path, parts: list[str], answer_ids: list[str], scan: dict[str,
     asks the student to define (exempt from the scan).
     """
     request = json.dumps({"path": str(path), "parts": parts, "answers": answer_ids, "scan": scan, "allowed": allowed})
-    try:
-        child = subprocess.run([sys.executable, "-I", "-m", "autograder.inspection"], input=request.encode(),
-                               capture_output=True, timeout=max(1.0, timeout), preexec_fn=_limit,
-                               cwd=Path(__file__).resolve().parent.parent)
-    except subprocess.TimeoutExpired:
-        return Inspection(unreadable=f"the notebook could not be read within {timeout:.0f} s")
-    if child.returncode != 0 or len(child.stdout) > MAX_ANSWER_BYTES:
+    child = limited.run([sys.executable, "-I", "-m", "autograder.inspection"], MEMORY_BYTES, max(1.0, timeout),
+                        input=request.encode(), cwd=Path(__file__).resolve().parent.parent, output_limit=MAX_ANSWER_BYTES)
+    if child.returncode is None:
+        return Inspection(unreadable=f"the notebook could not be read within {timeout:.0f} s", peak_mb=child.peak_mb)
+    if child.returncode != 0 or len(child.stdout) >= MAX_ANSWER_BYTES:
         why = f"{MEMORY_BYTES >> 20} MB of memory" if b"MemoryError" in child.stderr[-2000:] else f"exit status {child.returncode}"
-        return Inspection(unreadable=f"the notebook could not be read within the grader's limits ({why})")
+        return Inspection(unreadable=f"the notebook could not be read within the grader's limits ({why})", peak_mb=child.peak_mb)
     found = json.loads(child.stdout)
     return Inspection(cells=[tuple(pair) for pair in found["cells"]], answers=found["answers"],
-                      findings=found["findings"], problems=found["problems"], unreadable=found["unreadable"])
+                      findings=found["findings"], problems=found["problems"], unreadable=found["unreadable"],
+                      peak_mb=child.peak_mb)
 
 
 def _inspect_here(request: dict) -> dict:
