@@ -23,11 +23,18 @@ def _parts_of(chapter: str) -> list[str]:
 
 
 def shortcut_findings(part: str, source: str | None) -> list[str]:
-    """What the grader's static scan would hold against `source` as the code of `part` (empty if allowed)."""
+    """What the grader's static scan would hold against `source` as the code of `part` (empty if allowed).
+
+    The graded names of the part's chapter are the scan's own names, as in grading: a cell may
+    define them (and use its siblings, `class BatchNorm2d(BatchNorm1d)`), never rebind them.
+    """
+    from autograder.checks import chapter_modules
+
     scanned = forbidden_names()
     if source is None or part not in scanned:
         return []
-    return forbidden.findings(source, submissions.defined_names(source), scanned[part])
+    graded = next(set(module.PARTS) for module in chapter_modules().values() if part in module.PARTS)
+    return forbidden.findings(source, graded, scanned[part])
 
 
 def source_run_last(name: str, namespace: dict) -> str | None:
