@@ -93,13 +93,15 @@ EVASIVE_ATTRIBUTES = {
 }
 EVASIVE_MODULES = {
     "importlib", "imp", "builtins", "ctypes", "cffi", "gc", "inspect", "pickle", "_pickle", "marshal", "shelve",
-    "copyreg", "dill", "cloudpickle", "joblib", "pydoc", "pkgutil", "runpy", "zipimport", "autograder",
+    "copyreg", "dill", "cloudpickle", "joblib", "pydoc", "pkgutil", "runpy", "zipimport",
     # they run code given as a string, or resolve a dotted name given as one
     "code", "codeop", "timeit", "doctest", "pdb", "bdb", "trace", "profile", "cProfile", "logging.config",
     "unittest.mock", "mock",
 }
 # Words a string may not spell as code (see _Scan.spelled): the evasive routes by name.
-EVASIVE_WORDS = {"autograder", "importlib", "builtins", "ctypes", "__import__", "__builtins__", "_C", "_VF",
+# (Not the course's own `autograder`: nothing in the worker's copy of it decides a verdict, so
+# touching it is harmless and graded as if it were absent.)
+EVASIVE_WORDS = {"importlib", "builtins", "ctypes", "__import__", "__builtins__", "_C", "_VF",
                  "_decomp", "_refs", "_prims", "getattr", "attrgetter", "methodcaller", "__getattribute__",
                  "__dict__", "__globals__", "__subclasses__"}
 # Builtins that only show a namespace or list its keys (when the cell does not rebind them).

@@ -69,6 +69,7 @@ def check_all(chapter: str, namespace: dict) -> bool:
 
 def validate(path: Path) -> int:
     """Report on a saved notebook; 0 when every visible check passes and no test cell was changed."""
+    from autograder import families
     from autograder.grading import graded_assignments
     from autograder.release import NOTEBOOKS
     from autograder.remote import RemoteImplementation
@@ -98,7 +99,9 @@ def validate(path: Path) -> int:
     problems += reading
     checks = all_parts()
     passed = 0
-    with RemoteImplementation(cells, mode="none", request_timeout=60) as impl:
+    # The same lock as in grading (the forbidden kernels raise), without the sandbox: it is the student's own machine.
+    locked = tuple(f.name for f in families.for_chapter(chapter))
+    with RemoteImplementation(cells, mode="none", request_timeout=60, forbidden=locked) as impl:
         for part in part_names:
             source = dict(cells).get(part, "")
             if "raise NotImplementedError" in source:
