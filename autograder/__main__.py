@@ -68,6 +68,7 @@ def main(argv: list[str] | None = None) -> int:
 def _grade(parser, args) -> int:
     from autograder import grading
     from autograder.references import ReferenceFileError
+    from autograder.sanitize import inert_message
     from autograder.sandbox import SandboxUnavailable
     from autograder.submissions import SubmissionError
 
@@ -84,7 +85,7 @@ def _grade(parser, args) -> int:
         return 2
     for result in results:
         passed = sum(v["passed"] for v in result["verdicts"].values())
-        note = f"  ({'; '.join(result['problems'])})" if result["problems"] else ""
+        note = f"  ({'; '.join(inert_message(p) for p in result['problems'])})" if result["problems"] else ""
         print(f"{result['student_id']}: {passed}/{len(result['verdicts'])} test cells passed{note}")
     print(f"wrote {args.out / 'grades.csv'} and {args.out / 'feedback'}/ for {len(results)} submissions")
     print(grading.resource_summary(results, args.timeout))

@@ -260,7 +260,13 @@ def _prepare_course(course: Path, assignment: str, db_url: str) -> None:
 
 def _canonical_notebook(assignment: str, result: dict) -> nbformat.NotebookNode:
     """The released notebook with the student's solution code, their written answers (as inert
-    text) and the verdicts as test outputs. Everything else is the released original."""
+    text) and the verdicts as test outputs. Everything else is the released original.
+
+    Student text is shown as typed: control characters in the code (a bidirectional override
+    would reorder what the instructor reads) and terminal escapes in messages made visible.
+    """
+    from autograder.sanitize import inert_message, visible_controls
+
     nb = nbformat.read(NOTEBOOKS / assignment / f"{assignment}.ipynb", as_version=4)
     code = dict(result["cells"])
     answers = result.get("answers", {})
@@ -272,14 +278,15 @@ def _canonical_notebook(assignment: str, result: dict) -> nbformat.NotebookNode:
             continue
         cell.outputs = []
         if meta.get("solution") and meta.get("grade_id") in code:
-            cell.source = code[meta["grade_id"]]
+            cell.source = visible_controls(code[meta["grade_id"]])
         elif meta.get("grade") and meta.get("grade_id") in result["verdicts"]:
             verdict = result["verdicts"][meta["grade_id"]]
+            message = inert_message(verdict["message"])
             if verdict["passed"]:
-                cell.outputs = [nbformat.v4.new_output("stream", name="stdout", text=verdict["message"] + "\n")]
+                cell.outputs = [nbformat.v4.new_output("stream", name="stdout", text=message + "\n")]
             else:
-                cell.outputs = [nbformat.v4.new_output("error", ename="AssertionError", evalue=verdict["message"],
-                                                       traceback=[f"AssertionError: {verdict['message']}"])]
+                cell.outputs = [nbformat.v4.new_output("error", ename="AssertionError", evalue=message,
+                                                       traceback=[f"AssertionError: {message}"])]
     return nb
 
 
