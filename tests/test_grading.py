@@ -154,6 +154,7 @@ def test_a_class_is_graded_exactly_and_safely(chapter, tmp_path):
         assert len(html) < 3_000_000, f"{student}: feedback of {len(html):,} characters"
         assert html.count(" padding") < 1000, f"{student}: a message reached the feedback at full length"
         assert "root:" not in html.split("LEAK", 1)[-1][:2000], f"{student}: the system's secrets reached the feedback"
+        assert "uid=0" not in html, f"{student}: the student's code ran as root"
 
     assert tree_digest(ROOT / "solutions", ROOT / "notebooks", ROOT / "autograder", ROOT / "data", ROOT / "dlcourse") == course_before
     assert site_packages_digest() == site_before

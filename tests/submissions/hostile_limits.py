@@ -68,6 +68,27 @@ def hostile_limit_submissions() -> dict[str, tuple[dict | str, dict[str, bool]]]
     assert privileged["Dropout"] != code["Dropout"], "the correct sample's Dropout changed: update this sample"
     built["limits_privileged_read"] = (fill_in(CHAPTER, privileged), _failing(ok, "Dropout"))
 
+    escalate = dict(code)  # tries to become root again and to read the grader's environment
+    escalate["Dropout"] = code["Dropout"].replace(
+        "    def forward(self, x):\n",
+        "    def forward(self, x):\n"
+        "        import os\n"
+        "        _seen = []\n"
+        "        for _try in (lambda: os.setuid(0), lambda: os.setgid(0), lambda: open('/proc/1/environ').read(),\n"
+        "                     lambda: open('/etc/sudoers').read(), lambda: os.listdir('/root')):\n"
+        "            try:\n"
+        "                _seen.append(repr(_try()))\n"
+        "            except OSError as _error:\n"
+        "                _seen.append(type(_error).__name__)\n"
+        "        raise ValueError('LEAK ' + ' | '.join(_seen) + ' uid=%d' % os.getuid())\n", 1)
+    built["limits_escalate"] = (fill_in(CHAPTER, escalate), _failing(ok, "Dropout"))
+
+    fill = dict(code)  # fills its private /tmp at load time: refused at 64 MB, the code graded as usual
+    fill["dropout_backward"] = code["dropout_backward"] + (
+        "\ntry:\n    with open('/tmp/fill', 'wb') as _fh:\n        for _ in range(200):\n"
+        "            _fh.write(bytes(1 << 20))\nexcept OSError:\n    pass\n")
+    built["limits_fill_tmp"] = (fill_in(CHAPTER, fill), ok)
+
     forks = dict(code)  # a dozen busy processes at load time: refused, the code graded as usual
     forks["dropout_backward"] = code["dropout_backward"] + (
         "\nimport os\nfor _ in range(12):\n    try:\n        if os.fork() == 0:\n            while True:\n                pass\n"
