@@ -8,8 +8,16 @@ Visible checks compare small fixed cases with the shipped references (data/refer
 Hidden checks draw fresh inputs at grading time and use PyTorch as the oracle. When a value is wrong,
 the message names the likely mistake: the checks recompute the value under each common mistake
 (with NumPy, from the inputs) and say which one the student's value matches.
+
+The visible and the hidden checks of a part run the same clause checks (`_check_*`), the visible
+ones on the shipped cases, the hidden ones on fresh inputs of more shapes. So every clause (each
+edge case such as N = 2, N = 1 or one value per channel, the defaults, both dtypes, the errors,
+state_dict loading in both directions) is graded on every run, and a self-check that passes has
+already met every kind of requirement the hidden tests grade.
 """
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -58,6 +66,8 @@ EVAL_MISTAKES = {
     "swapped": "gamma and beta swapped (weight and bias) in eval mode: out = gamma * x_hat + beta",
     "no_affine": "gamma and beta (weight and bias) not applied in eval mode",
     "std_as_var": "running_var used as a standard deviation: divide by sqrt(running_var + eps)",
+    "default_eps": "the eps you were given is ignored in eval mode (the default 1e-5 was used): "
+                   "divide by sqrt(running_var + eps)",
 }
 
 
@@ -133,7 +143,8 @@ def _eval_variants(x, gamma, beta, running_mean, running_var, eps):
            "eps_outside": g * (x - rm) / (np.sqrt(rv) + eps) + b,
            "swapped": b * x_hat + g,
            "no_affine": x_hat,
-           "std_as_var": g * (x - rm) / (rv + eps) + b}
+           "std_as_var": g * (x - rm) / (rv + eps) + b,
+           "default_eps": g * (x - rm) / np.sqrt(rv + 1e-5) + b}
     axes, _ = _layout(x)
     n = x.size // x.shape[1]
     if n > 1:
@@ -155,10 +166,6 @@ def _close(actual, expected, dtype, loose: float = 1.0) -> bool:
     with np.errstate(invalid="ignore"):
         return bool(np.all(np.isfinite(actual)) and np.allclose(actual.astype(np.float64), expected.astype(np.float64),
                                                                  rtol=rtol * loose, atol=atol * loose * scale))
-
-
-def _shape_of(value):
-    return tuple(np.shape(value)) if isinstance(value, np.ndarray) else type(value).__name__
 
 
 def _compare(what: str, actual, expected, dtype, variants=None, mistakes=None, loose: float = 1.0) -> None:
@@ -196,15 +203,20 @@ def _compare_running(where: str, rm, rv, variants, expected_rm, expected_rv, dty
     _compare(f"{where}: running_var", rv, expected_rv, dtype)
 
 
+def _student_failure(error: StudentError, what: str) -> CheckFailed:
+    """The CheckFailed reporting an exception of the student's code."""
+    if error.is_a("NotImplementedError"):
+        return CheckFailed(f"{what} raised NotImplementedError: not implemented yet, write your code "
+                           f"where the cell says YOUR CODE HERE")
+    return CheckFailed(f"{what} raised {error}")
+
+
 def _student(call, *args, what: str = "", **kwargs):
     """Run a call into the student's code; an exception of theirs becomes a CheckFailed naming it."""
     try:
         return call(*args, **kwargs)
     except StudentError as error:
-        if error.is_a("NotImplementedError"):
-            raise CheckFailed(f"{what} raised NotImplementedError: not implemented yet, write your code "
-                              f"where the cell says YOUR CODE HERE") from None
-        raise CheckFailed(f"{what} raised {error}") from None
+        raise _student_failure(error, what) from None
 
 
 def _expect_value_error(call, *args, what: str, why: str) -> None:
@@ -227,12 +239,36 @@ def _forbidden(impl, part: str) -> None:
 # batchnorm_forward
 
 
+def _forward_failure(error: StudentError, x, bn_param, what) -> CheckFailed:
+    """The CheckFailed for an exception of batchnorm_forward on a valid call, naming the likely cause."""
+    if error.is_a("KeyError"):
+        return CheckFailed(f"{what} raised {error}: bn_param may lack eps, momentum, running_mean and "
+                           f"running_var; read them with bn_param.get(key, default) (defaults 1e-5, 0.1, "
+                           f"zeros and ones)")
+    if error.is_a("ValueError"):
+        return CheckFailed(f"{what} raised {error}, but this call is valid: a ValueError is only for N < 2 "
+                           f"in train mode or an unknown mode (N = {x.shape[0]} here)")
+    return _student_failure(error, what)
+
+
 def _forward(impl, x, gamma, beta, bn_param, what):
-    result, args_after = _student(impl.call, "batchnorm_forward", x, gamma, beta, bn_param, what=what)
+    """Call batchnorm_forward on a valid call; return (out, cache, the arguments after the call)."""
+    try:
+        result, args_after = impl.call("batchnorm_forward", x, gamma, beta, bn_param)
+    except StudentError as error:
+        raise _forward_failure(error, x, bn_param, what) from None
     if not isinstance(result, tuple) or len(result) != 2:
         raise CheckFailed(f"{what}: must return a pair (out, cache), got {type(result).__name__}")
     out, cache = result
-    return out, cache, args_after[3]
+    return out, cache, args_after
+
+
+def _check_inputs_unchanged(what, names, before, after) -> None:
+    """The student's function must not change its input arrays in place (x -= mean changes the caller's x)."""
+    for name, old, new in zip(names, before, after):
+        if isinstance(new, np.ndarray) and not np.array_equal(new, old):
+            raise CheckFailed(f"{what}: changed its input {name} in place: compute new arrays instead "
+                              f"(a = a - b makes a new array, a -= b overwrites the caller's)")
 
 
 def _check_forward_train(impl, x, gamma, beta, bn_param, expected_out, expected_rm, expected_rv, what):
@@ -241,7 +277,9 @@ def _check_forward_train(impl, x, gamma, beta, bn_param, expected_out, expected_
     momentum = bn_param.get("momentum", 0.1)
     rm0 = bn_param.get("running_mean", np.zeros(x.shape[1]))
     rv0 = bn_param.get("running_var", np.ones(x.shape[1]))
-    out, cache, after = _forward(impl, x, gamma, beta, dict(bn_param), what)
+    out, cache, args_after = _forward(impl, x, gamma, beta, dict(bn_param), what)
+    _check_inputs_unchanged(what, ("x", "gamma", "beta"), (x, gamma, beta), args_after)
+    after = args_after[3]
     train_variants = _train_variants(x, gamma, beta, eps)
     train_variants["running_stats"] = _eval_variants(x, gamma, beta, rm0, rv0, eps)["ok"]
     _compare(f"{what}: out", out, expected_out, dtype, train_variants, OUTPUT_MISTAKES)
@@ -256,7 +294,9 @@ def _check_forward_eval(impl, x, gamma, beta, bn_param, expected_out, what):
     eps = bn_param.get("eps", 1e-5)
     rm = bn_param.get("running_mean", np.zeros(x.shape[1]))
     rv = bn_param.get("running_var", np.ones(x.shape[1]))
-    out, _, after = _forward(impl, x, gamma, beta, dict(bn_param), what)
+    out, _, args_after = _forward(impl, x, gamma, beta, dict(bn_param), what)
+    _check_inputs_unchanged(what, ("x", "gamma", "beta"), (x, gamma, beta), args_after)
+    after = args_after[3]
     _compare(f"{what}: out", out, expected_out, x.dtype, _eval_variants(x, gamma, beta, rm, rv, eps), EVAL_MISTAKES)
     defaults = {"running_mean": np.zeros(x.shape[1]), "running_var": np.ones(x.shape[1])}
     for key, value in (after or {}).items():
@@ -273,19 +313,41 @@ def _check_forward_eval(impl, x, gamma, beta, bn_param, expected_out, what):
             raise CheckFailed(f"{what}: eval mode removed bn_param[{key!r}]: it must change nothing")
 
 
+FORWARD_CASES = ("a", "b", "n2")            # visible train-mode cases: fwd_<case>_... in the references
+FORWARD_EVAL_CASES = ("eval", "evaleps", "evaln1")  # visible eval-mode cases
+
+
+def _forward_what(x, bn_param) -> str:
+    """How a call is named in a diagnosis: mode, shape, dtype and what bn_param holds."""
+    return f"batchnorm_forward ({bn_param['mode']}, x of shape {x.shape}, {x.dtype}{_describe(bn_param)})"
+
+
+def _check_forward_errors(impl, x1, gamma, beta) -> None:
+    """N = 1 in train mode and an unknown mode raise ValueError; x1 has a single row."""
+    _expect_value_error(impl.call, "batchnorm_forward", x1, gamma, beta, {"mode": "train"},
+                        what="batchnorm_forward with N = 1 in train mode", why="the batch variance of one example is 0")
+    _expect_value_error(impl.call, "batchnorm_forward", x1, gamma, beta, {"mode": "test"},
+                        what="batchnorm_forward with mode 'test'", why="only 'train' and 'eval' are modes")
+
+
 def check_batchnorm_forward(impl, hidden: bool) -> None:
+    """Visible: every clause once, on the shipped cases. Hidden: the same clauses on fresh inputs of more shapes."""
     if not hidden:
         from autograder.references import load
 
         ref = load(CHAPTER)
-        for case in ("a", "b"):
-            bn_param = _bn_param_from_refs(ref, f"fwd_{case}_")
-            _check_forward_train(impl, ref[f"fwd_{case}_x"], ref[f"fwd_{case}_gamma"], ref[f"fwd_{case}_beta"], bn_param,
-                                 ref[f"fwd_{case}_out"], ref[f"fwd_{case}_running_mean_after"],
-                                 ref[f"fwd_{case}_running_var_after"], what=f"batchnorm_forward (train, case {case})")
-        bn_param = _bn_param_from_refs(ref, "fwd_eval_")
-        _check_forward_eval(impl, ref["fwd_eval_x"], ref["fwd_eval_gamma"], ref["fwd_eval_beta"], bn_param,
-                            ref["fwd_eval_out"], what="batchnorm_forward (eval)")
+        for case in FORWARD_CASES:
+            p = f"fwd_{case}_"
+            bn_param = _bn_param_from_refs(ref, p)
+            _check_forward_train(impl, ref[p + "x"], ref[p + "gamma"], ref[p + "beta"], bn_param, ref[p + "out"],
+                                 ref[p + "running_mean_after"], ref[p + "running_var_after"],
+                                 what=_forward_what(ref[p + "x"], bn_param))
+        for case in FORWARD_EVAL_CASES:
+            p = f"fwd_{case}_"
+            bn_param = _bn_param_from_refs(ref, p)
+            _check_forward_eval(impl, ref[p + "x"], ref[p + "gamma"], ref[p + "beta"], bn_param, ref[p + "out"],
+                                what=_forward_what(ref[p + "x"], bn_param))
+        _check_forward_errors(impl, ref["fwd_evaln1_x"], ref["fwd_evaln1_gamma"], ref["fwd_evaln1_beta"])
         return
 
     rng = fresh_rng()  # fresh at grading time, reproducible when the grader grades again
@@ -304,28 +366,19 @@ def check_batchnorm_forward(impl, hidden: bool) -> None:
                 bn_param["running_mean"] = rng.normal(size=shape[1]).astype(dtype)
                 bn_param["running_var"] = rng.uniform(0.5, 2.0, size=shape[1]).astype(dtype)
             out, rm, rv = _torch_functional(x, gamma, beta, bn_param, training=True)
-            what = f"batchnorm_forward (train, x of shape {shape}, {dtype}{_describe(bn_param)})"
-            _check_forward_train(impl, x, gamma, beta, bn_param, out, rm, rv, what)
-            # eval mode with the statistics the oracle produced, then with none given (zeros/ones)
+            _check_forward_train(impl, x, gamma, beta, bn_param, out, rm, rv, _forward_what(x, bn_param))
+            # eval mode with the statistics the oracle produced (N = 1 for the first case)
             x_eval = (rng.normal(size=(max(1, shape[0] // 2), shape[1])) * 2 + 0.5).astype(dtype)
             eval_param = {"mode": "eval", "running_mean": rm.astype(dtype), "running_var": rv.astype(dtype)}
             if eps is not None:
                 eval_param["eps"] = eps
             expected, _, _ = _torch_functional(x_eval, gamma, beta, eval_param, training=False)
-            _check_forward_eval(impl, x_eval, gamma, beta, eval_param,
-                                expected, what=f"batchnorm_forward (eval, x of shape {x_eval.shape}, {dtype})")
-        x, gamma, beta = _random_inputs(rng, (3, 4), dtype)
-        expected, _, _ = _torch_functional(x, gamma, beta, {"mode": "eval"}, training=False)
-        _check_forward_eval(impl, x, gamma, beta, {"mode": "eval"}, expected,
-                            what=f"batchnorm_forward (eval, no running statistics given, {dtype}: zeros and ones)")
-    x, gamma, beta = _random_inputs(rng, (1, 3), "float64")
-    _expect_value_error(impl.call, "batchnorm_forward", x, gamma, beta, {"mode": "train"},
-                        what="batchnorm_forward with N = 1 in train mode", why="the batch variance of one example is 0")
-    _expect_value_error(impl.call, "batchnorm_forward", x, gamma, beta, {"mode": "test"},
-                        what="batchnorm_forward with mode 'test'", why="only 'train' and 'eval' are modes")
-    expected, _, _ = _torch_functional(x, gamma, beta, {"mode": "eval"}, training=False)
-    _check_forward_eval(impl, x, gamma, beta, {"mode": "eval"}, expected,
-                        what="batchnorm_forward (eval with N = 1, which must work)")
+            _check_forward_eval(impl, x_eval, gamma, beta, eval_param, expected, _forward_what(x_eval, eval_param))
+        for shape in ((3, 4), (1, 4)):  # eval mode with no running statistics given: zeros and ones
+            x, gamma, beta = _random_inputs(rng, shape, dtype)
+            expected, _, _ = _torch_functional(x, gamma, beta, {"mode": "eval"}, training=False)
+            _check_forward_eval(impl, x, gamma, beta, {"mode": "eval"}, expected, _forward_what(x, {"mode": "eval"}))
+    _check_forward_errors(impl, *_random_inputs(rng, (1, 3), "float64"))
 
 
 def _bn_param_from_refs(ref, prefix):
@@ -341,7 +394,8 @@ def _bn_param_from_refs(ref, prefix):
 
 def _describe(bn_param):
     extras = [f"{k}={bn_param[k]}" for k in ("eps", "momentum") if k in bn_param]
-    extras += ["running statistics given" if "running_mean" in bn_param else "no running statistics given"]
+    extras += ["running statistics given" if "running_mean" in bn_param
+               else "no running statistics given: zeros and ones"]
     return ", " + ", ".join(extras)
 
 
@@ -400,7 +454,8 @@ def _check_backward(impl, x, gamma, beta, dout, eps, expected, what):
     if not _close(out, expected[0], dtype):
         raise CheckFailed(f"{what}: batchnorm_forward's train-mode output is wrong, so its cache is too: "
                           f"fix batchnorm_forward first (its self-check names the mistake)")
-    result, _ = _student(impl.call, "batchnorm_backward", dout, cache, what=f"{what}: batchnorm_backward")
+    result, args_after = _student(impl.call, "batchnorm_backward", dout, cache, what=f"{what}: batchnorm_backward")
+    _check_inputs_unchanged(f"{what}: batchnorm_backward", ("dout",), (dout,), args_after)
     if not isinstance(result, tuple) or len(result) != 3:
         raise CheckFailed(f"{what}: batchnorm_backward must return a triple (dx, dgamma, dbeta)")
     dx, dgamma, dbeta = result
@@ -445,16 +500,22 @@ def _numeric_gradient_check(impl, rng):
                               f"of your batchnorm_forward (relative error {error:.2g}){hint}")
 
 
+BACKWARD_CASES = ("a", "b", "n2")  # visible cases: bwd_<case>_... in the references
+
+
 def check_batchnorm_backward(impl, hidden: bool) -> None:
+    """Visible: the shipped cases (both dtypes, a large eps, N = 2 with D = 1). Hidden: fresh inputs of more
+    shapes against torch, and a numeric gradient of the student's own forward."""
     if not hidden:
         from autograder.references import load
 
         ref = load(CHAPTER)
-        for case in ("a", "b"):
+        for case in BACKWARD_CASES:
             p = f"bwd_{case}_"
+            x, eps = ref[p + "x"], float(ref[p + "eps"])
             expected = (ref[p + "out"], ref[p + "dx"], ref[p + "dgamma"], ref[p + "dbeta"])
-            _check_backward(impl, ref[p + "x"], ref[p + "gamma"], ref[p + "beta"], ref[p + "dout"],
-                            float(ref[p + "eps"]), expected, what=f"batchnorm_backward (case {case})")
+            _check_backward(impl, x, ref[p + "gamma"], ref[p + "beta"], ref[p + "dout"], eps, expected,
+                            what=f"batchnorm_backward (x of shape {x.shape}, {x.dtype}, eps={eps})")
         return
     rng = fresh_rng()  # fresh at grading time, reproducible when the grader grades again
     # the cache comes from the student's forward: a wrong forward is reported as such, in float64
@@ -483,6 +544,8 @@ def _new(impl, class_name, *args, **kwargs):
 
 
 def _check_structure(impl, class_name, module):
+    """A new module: parameters weight (ones) and bias (zeros); buffers running_mean (zeros), running_var (ones) and
+    num_batches_tracked (a 0-dimensional long 0); state_dict keys exactly torch's."""
     params = module.parameters()
     buffers = module.buffers()
     in_params = [b for b in BUFFERS if b in params]
@@ -509,13 +572,53 @@ def _check_structure(impl, class_name, module):
     if nbt.shape != () or nbt != 0:
         raise CheckFailed(f"{class_name}: num_batches_tracked must start as a 0-dimensional tensor holding 0 "
                           f"(torch.tensor(0, dtype=torch.long)), got shape {nbt.shape}")
+    if nbt.dtype != np.int64:
+        raise CheckFailed(f"{class_name}: num_batches_tracked is a {nbt.dtype} tensor; torch's counts batches in "
+                          f"a torch.long tensor: torch.tensor(0, dtype=torch.long)")
+
+
+@dataclass
+class ModuleCase:
+    """One configuration the module checks train and evaluate: from the references (visible) or fresh (hidden)."""
+
+    class_name: str
+    eps: float
+    momentum: float
+    dtype: str
+    weight: np.ndarray  # set before training, like the bias
+    bias: np.ndarray
+
+    @property
+    def c(self) -> int:
+        return int(np.shape(self.weight)[0])
+
+    def kwargs(self) -> dict:
+        """The constructor's keyword arguments: none for the defaults, so that the defaults are exercised too."""
+        return {} if (self.eps, self.momentum) == (1e-5, 0.1) else {"eps": self.eps, "momentum": self.momentum}
+
+
+def _new_case_module(impl, case: ModuleCase):
+    """A new module of the student's for `case`: checked as created (_check_structure), then moved to its dtype."""
+    module = _new(impl, case.class_name, case.c, **case.kwargs())
+    _check_structure(impl, case.class_name, module)
+    if case.dtype != "float32":
+        _student(module.to_dtype, case.dtype, what=f"{case.class_name}.to({case.dtype})")
+    return module
 
 
 def _module_step(impl, class_name, module, x, dout, expected, step, weight, bias, running_before, eps, momentum):
     """One training step of the student's module against `expected` = (out, dx, grads, buffers)."""
     dtype = x.dtype
     where = f"{class_name} (train step {step}, input {x.shape}, {dtype}, eps={eps}, momentum={momentum})"
-    out, dx, grads = _student(module.forward_backward, x, dout, what=where)
+    try:
+        out, dx, grads = module.forward_backward(x, dout)
+    except StudentError as error:
+        count = x.size // x.shape[1]
+        if error.is_a("ValueError") and count >= 2:
+            raise CheckFailed(f"{where} raised {error}, but each channel has {count} values here, so its variance "
+                              f"exists: only one value per channel is an error (count the values per channel, "
+                              f"N * L or N * H * W, not the examples)") from None
+        raise _student_failure(error, where) from None
     _forbidden(impl, class_name)
     variants = _train_variants(x, weight, bias, eps)
     _compare(f"{where}: output", out, expected[0], dtype, variants, OUTPUT_MISTAKES)
@@ -533,19 +636,116 @@ def _module_step(impl, class_name, module, x, dout, expected, step, weight, bias
                           f"{int(expected[3]['num_batches_tracked'])}: add 1 per training forward pass")
 
 
-def _module_eval(class_name, module, x, expected, weight, bias, running, eps):
+def _module_eval(class_name, module, x, dout, expected, weight, bias, running, eps):
+    """Eval mode, forward and backward: the output from the running statistics, the gradients of that
+    (for x, weight and bias, as torch's eval mode gives them), and no buffer changed.
+    `expected` = (out, dx, {"weight": ..., "bias": ...})."""
     where = f"{class_name} (eval, input {x.shape}, {x.dtype})"
     _student(module.set_training, False, what=f"{class_name}.eval()")
     before = module.buffers()
-    out = _student(module.forward, x, what=where)
-    _compare(f"{where}: output", out, expected, x.dtype,
+    try:
+        out, dx, grads = module.forward_backward(x, dout)
+    except StudentError as error:
+        if "backward through the graph a second time" in error.message:
+            raise CheckFailed(f"{where}: the backward pass reached the graph of an earlier training step through "
+                              f"running_mean or running_var: update the buffers inside torch.no_grad() (or on "
+                              f".data), so that autograd does not record the update") from None
+        if "does not require grad" in error.message:
+            raise CheckFailed(f"{where}: no gradient flows back in eval mode ({error}); torch's eval mode still "
+                              f"gives gradients for x, weight and bias: do not compute the output under "
+                              f"torch.no_grad() or from detached tensors") from None
+        raise _student_failure(error, f"{where}, forward and backward") from None
+    _compare(f"{where}: output", out, expected[0], x.dtype,
              _eval_variants(x, weight, bias, running[0], running[1], eps), EVAL_MISTAKES)
+    _compare(f"{where}: gradient of the input (the running statistics are constants here)", dx, expected[1],
+             x.dtype, loose=5.0)
+    for name in ("weight", "bias"):
+        if name not in grads:
+            raise CheckFailed(f"{where}: no gradient for {name}")
+        _compare(f"{where}: gradient of {name}", grads[name], expected[2][name], x.dtype, loose=5.0)
     after = module.buffers()
     for name in BUFFERS:
         if not np.array_equal(before[name], after[name]):
             raise CheckFailed(f"{where}: {name} changed in eval mode: running statistics updated in eval; "
                               f"eval must use them and change nothing")
     _student(module.set_training, True, what=f"{class_name}.train()")
+
+
+def _check_state_dict(case: ModuleCase, module, expected: dict, when: str) -> None:
+    """module.state_dict() holds the expected values; num_batches_tracked is a 0-dimensional count."""
+    name = case.class_name
+    state = _student(module.state_dict, what=f"{name}.state_dict()")
+    for key, value in expected.items():
+        if key not in state:
+            raise CheckFailed(f"{name}: state_dict has no {key!r}")
+        if key == "num_batches_tracked":
+            if np.shape(state[key]) != () or int(state[key]) != int(value):
+                raise CheckFailed(f"{name}: state_dict num_batches_tracked is {state[key]} {when}, expected "
+                                  f"a 0-dimensional count of the training steps ({int(value)})")
+        else:
+            _compare(f"{name}: state_dict[{key!r}] {when}", state[key], value, case.dtype)
+
+
+def _check_loads_state(impl, case: ModuleCase, state: dict, x_eval, expected_eval) -> None:
+    """torch's state_dict loads into a new module of the student's, which then gives torch's eval output."""
+    name = case.class_name
+    student = _new_case_module(impl, case)
+    _student(student.load_state_dict, state, what=f"{name}.load_state_dict(torch.nn.{name}'s state_dict)")
+    loaded = _student(student.state_dict, what=f"{name}.state_dict()")
+    for key, value in state.items():
+        if key not in loaded or np.shape(loaded[key]) != np.shape(value) or not np.allclose(loaded[key], value):
+            raise CheckFailed(f"{name}: after loading torch.nn.{name}'s state_dict, {key} differs")
+    _student(student.set_training, False, what=f"{name}.eval()")
+    out = _student(student.forward, x_eval, what=f"{name} (eval after loading torch's state_dict)")
+    _compare(f"{name} (eval after loading torch.nn.{name}'s state_dict): output", out, expected_eval, case.dtype)
+
+
+def _check_torch_loads_state(case: ModuleCase, student, x_eval) -> None:
+    """The student's state_dict loads into torch.nn.<class_name>, which then gives the student's eval output."""
+    name = case.class_name
+    state = _student(student.state_dict, what=f"{name}.state_dict()")
+    target = _torch_module(name, case.c, case.eps, case.momentum, case.dtype, case.weight, case.bias)
+    try:
+        target.load_state_dict({k: torch.from_numpy(np.array(v)) for k, v in state.items()})
+    except Exception as error:  # noqa: BLE001 - the student's state_dict is what is wrong
+        raise CheckFailed(f"{name}: torch.nn.{name} cannot load your state_dict ({type(error).__name__}: "
+                          f"{str(error).splitlines()[0][:200]})") from None
+    _student(student.set_training, False, what=f"{name}.eval()")
+    out = _student(student.forward, x_eval, what=f"{name} (eval)")
+    _compare(f"{name}: torch.nn.{name} loaded with your state_dict gives a different eval output: yours",
+             out, _torch_eval(target, x_eval), case.dtype)
+
+
+def _check_case(impl, case: ModuleCase, steps, x_eval, dout_eval, expected_eval) -> None:
+    """Train a new module on `steps` [(x, dout, expected)], run it in eval mode on x_eval (expected_eval = (out,
+    dx, grads)), check its state_dict, then load torch's state into a new module and the module's state into
+    torch's; every value against the expected ones."""
+    module = _new_case_module(impl, case)
+    _student(module.set_parameter, "weight", case.weight, what=f"{case.class_name}: setting weight")
+    _student(module.set_parameter, "bias", case.bias, what=f"{case.class_name}: setting bias")
+    running = (np.zeros(case.c), np.ones(case.c))
+    for step, (x, dout, expected) in enumerate(steps, start=1):
+        _module_step(impl, case.class_name, module, x, dout, expected, step, case.weight, case.bias, running,
+                     case.eps, case.momentum)
+        running = (expected[3]["running_mean"], expected[3]["running_var"])
+    _module_eval(case.class_name, module, x_eval, dout_eval, expected_eval, case.weight, case.bias, running,
+                 case.eps)
+    final = {"weight": case.weight, "bias": case.bias, **steps[-1][2][3]}
+    _check_state_dict(case, module, final, when=f"after {len(steps)} training steps")
+    _check_loads_state(impl, case, final, x_eval, expected_eval[0])
+    _check_torch_loads_state(case, module, x_eval)
+
+
+def _check_single_value(impl, class_name, shape) -> None:
+    """One value per channel: a ValueError in train mode (torch raises one too); eval mode must work."""
+    module = _new(impl, class_name, shape[1])
+    x = np.ones(shape, np.float32)
+    _expect_value_error(module.forward, x, what=f"{class_name} in train mode on input {shape}",
+                        why="one value per channel has no variance; torch raises ValueError here too")
+    _student(module.set_training, False, what=f"{class_name}.eval()")
+    out = _student(module.forward, x, what=f"{class_name} in eval mode on input {shape}")
+    _compare(f"{class_name} in eval mode on input {shape} (which must work)", out,
+             np.full(shape, 1 / np.sqrt(1 + 1e-5)), "float32")
 
 
 def _torch_module(class_name, c, eps, momentum, dtype, weight, bias):
@@ -557,7 +757,14 @@ def _torch_module(class_name, c, eps, momentum, dtype, weight, bias):
 
 
 def _torch_step(module, x, dout):
+    """(out, dx, {weight, bias gradients}, {buffer: value after}) of one training step of torch's module."""
     module.train()
+    return _torch_forward_backward(module, x, dout)
+
+
+def _torch_forward_backward(module, x, dout):
+    """(out, dx, {weight, bias gradients}, {buffer: value after}) of one forward and backward of torch's
+    module, in whichever mode it is."""
     xt = torch.from_numpy(np.array(x)).requires_grad_(True)
     module.zero_grad(set_to_none=True)
     out = module(xt)
@@ -575,147 +782,84 @@ def _torch_eval(module, x):
     return out
 
 
+def _torch_eval_step(module, x, dout):
+    """(out, dx, {weight, bias gradients}) of torch's module in eval mode; the module is left in train mode."""
+    module.eval()
+    out, dx, grads, _ = _torch_forward_backward(module, x, dout)
+    module.train()
+    return out, dx, grads
+
+
+# The visible module cases (references <class>_<case>_...): eps, momentum and dtype, then each step's input shape.
+# Case a has the defaults; c has the smallest valid inputs: 2 values per channel, with N = 2 or N = 1.
+MODULE_CASES = {"a": (1e-5, 0.1, "float32"), "b": (0.1, 0.3, "float64"), "c": (1e-5, 0.1, "float64")}
+MODULE_STEPS = {"BatchNorm1d": {"a": [(4, 3), (3, 3, 2)], "b": [(2, 3, 4)], "c": [(2, 3), (1, 3, 2)]},
+                "BatchNorm2d": {"a": [(2, 3, 2, 2), (3, 3, 1, 2)], "b": [(2, 2, 3, 2)],
+                                "c": [(1, 3, 2, 1), (2, 3, 1, 1)]}}
+SINGLE_VALUE_SHAPES = {"BatchNorm1d": [(1, 3), (1, 3, 1)], "BatchNorm2d": [(1, 3, 1, 1)]}
+
+
 def _visible_module(impl, class_name):
+    """Every clause once: the shipped cases (steps, eval, state_dict both ways), then one value per channel."""
     from autograder.references import load
 
     ref = load(CHAPTER)
-    for case in ("a", "b"):
-        p = f"{class_name}_{case}_"
-        c, eps, momentum = int(ref[p + "c"]), float(ref[p + "eps"]), float(ref[p + "momentum"])
-        dtype = str(ref[p + "dtype"])
-        kwargs = {} if case == "a" else {"eps": eps, "momentum": momentum}
-        module = _new(impl, class_name, c, **kwargs)
-        _check_structure(impl, class_name, module)
-        if dtype != "float32":
-            _student(module.to_dtype, dtype, what=f"{class_name}.to({dtype})")
-        weight, bias = ref[p + "weight"], ref[p + "bias"]
-        _student(module.set_parameter, "weight", weight, what=f"{class_name}: setting weight")
-        _student(module.set_parameter, "bias", bias, what=f"{class_name}: setting bias")
-        running = (np.zeros(c), np.ones(c))
-        step = 1
-        while p + f"x{step}" in ref:
+    for name in MODULE_CASES:
+        p = f"{class_name}_{name}_"
+        case = ModuleCase(class_name, float(ref[p + "eps"]), float(ref[p + "momentum"]), str(ref[p + "dtype"]),
+                          ref[p + "weight"], ref[p + "bias"])
+        steps = []
+        while p + f"x{len(steps) + 1}" in ref:
+            step = len(steps) + 1
             expected = (ref[p + f"out{step}"], ref[p + f"dx{step}"],
                         {"weight": ref[p + f"dweight{step}"], "bias": ref[p + f"dbias{step}"]},
-                        {"running_mean": ref[p + f"running_mean{step}"], "running_var": ref[p + f"running_var{step}"],
-                         "num_batches_tracked": ref[p + f"num_batches_tracked{step}"]})
-            _module_step(impl, class_name, module, ref[p + f"x{step}"], ref[p + f"dout{step}"], expected, step,
-                         weight, bias, running, eps, momentum)
-            running = (expected[3]["running_mean"], expected[3]["running_var"])
-            step += 1
-        _module_eval(class_name, module, ref[p + "x_eval"], ref[p + "out_eval"], weight, bias, running, eps)
+                        {key: ref[p + f"{key}{step}"] for key in BUFFERS})
+            steps.append((ref[p + f"x{step}"], ref[p + f"dout{step}"], expected))
+        expected_eval = (ref[p + "out_eval"], ref[p + "dx_eval"],
+                         {"weight": ref[p + "dweight_eval"], "bias": ref[p + "dbias_eval"]})
+        _check_case(impl, case, steps, ref[p + "x_eval"], ref[p + "dout_eval"], expected_eval)
+    for shape in SINGLE_VALUE_SHAPES[class_name]:
+        _check_single_value(impl, class_name, shape)
     _forbidden(impl, class_name)
 
 
-def _hidden_module(impl, class_name, shapes, single_value_shapes, ok_small_shape):
+def _hidden_module(impl, class_name, configs):
+    """The visible clauses on fresh inputs: each (shape, eps, momentum) of `configs` in both dtypes, torch the oracle."""
     rng = fresh_rng()  # fresh at grading time, reproducible when the grader grades again
-    module = _new(impl, class_name, 3)
-    _check_structure(impl, class_name, module)
     for dtype in DTYPES:
-        for shape, eps, momentum in shapes:
-            c = shape[1]
-            kwargs = {} if (eps, momentum) == (1e-5, 0.1) else {"eps": eps, "momentum": momentum}
-            module = _new(impl, class_name, c, **kwargs)
-            if dtype != "float32":
-                _student(module.to_dtype, dtype, what=f"{class_name}.to({dtype})")
+        for shape, eps, momentum in configs:
             _, weight, bias = _random_inputs(rng, shape, dtype)
-            _student(module.set_parameter, "weight", weight, what=f"{class_name}: setting weight")
-            _student(module.set_parameter, "bias", bias, what=f"{class_name}: setting bias")
-            oracle = _torch_module(class_name, c, eps, momentum, dtype, weight, bias)
-            running = (np.zeros(c), np.ones(c))
-            for step in (1, 2, 3):
+            case = ModuleCase(class_name, eps, momentum, dtype, weight, bias)
+            oracle = _torch_module(class_name, case.c, eps, momentum, dtype, weight, bias)
+            steps = []
+            for _ in range(3):
                 x, _, _ = _random_inputs(rng, shape, dtype)
                 dout = rng.normal(size=shape).astype(dtype)
-                expected = _torch_step(oracle, x, dout)
-                _module_step(impl, class_name, module, x, dout, expected, step, weight, bias, running, eps, momentum)
-                running = (expected[3]["running_mean"], expected[3]["running_var"])
-            x_eval, _, _ = _random_inputs(rng, (max(1, shape[0] // 2),) + shape[1:], dtype)
-            _module_eval(class_name, module, x_eval, _torch_eval(oracle, x_eval), weight, bias, running, eps)
-            state = _student(module.state_dict, what=f"{class_name}.state_dict()")
-            for key, value in oracle.state_dict().items():
-                if key not in state:
-                    raise CheckFailed(f"{class_name}: state_dict has no {key!r}")
-                if key == "num_batches_tracked":
-                    if np.shape(state[key]) != () or int(state[key]) != int(value):
-                        raise CheckFailed(f"{class_name}: state_dict num_batches_tracked is {state[key]}, expected "
-                                          f"a 0-dimensional count of the training steps")
-                else:
-                    _compare(f"{class_name}: state_dict[{key!r}] after 3 training steps", state[key], value.numpy(), dtype)
-    _round_trip(impl, class_name, rng, shapes[-1][0])
-    for shape in single_value_shapes:
-        module = _new(impl, class_name, shape[1])
-        _expect_value_error(module.forward, np.ones(shape, np.float32), what=f"{class_name} in train mode on input {shape}",
-                            why="one value per channel has no variance; torch raises ValueError here too")
-        _student(module.set_training, False, what=f"{class_name}.eval()")
-        out = _student(module.forward, np.ones(shape, np.float32), what=f"{class_name} in eval mode on input {shape}")
-        _compare(f"{class_name} in eval mode on input {shape} (which must work)", out,
-                 np.full(shape, 1 / np.sqrt(1 + 1e-5)), "float32")
-    c = ok_small_shape[1]
-    x, weight, bias = _random_inputs(rng, ok_small_shape, "float64")
-    dout = rng.normal(size=ok_small_shape)
-    module = _new(impl, class_name, c)
-    _student(module.to_dtype, "float64", what=f"{class_name}.to(float64)")
-    _student(module.set_parameter, "weight", weight, what=f"{class_name}: setting weight")
-    _student(module.set_parameter, "bias", bias, what=f"{class_name}: setting bias")
-    expected = _torch_step(_torch_module(class_name, c, 1e-5, 0.1, "float64", weight, bias), x, dout)
-    _module_step(impl, class_name, module, x, dout, expected, 1, weight, bias, (np.zeros(c), np.ones(c)), 1e-5, 0.1)
+                steps.append((x, dout, _torch_step(oracle, x, dout)))
+            eval_shape = (max(1, shape[0] // 2),) + shape[1:]
+            x_eval, _, _ = _random_inputs(rng, eval_shape, dtype)
+            dout_eval = rng.normal(size=eval_shape).astype(dtype)
+            _check_case(impl, case, steps, x_eval, dout_eval, _torch_eval_step(oracle, x_eval, dout_eval))
+    for shape in SINGLE_VALUE_SHAPES[class_name]:
+        _check_single_value(impl, class_name, shape)
     _forbidden(impl, class_name)
-
-
-def _round_trip(impl, class_name, rng, shape):
-    """torch's state_dict loads into the student's module and the student's into torch's; both then agree in eval."""
-    c = shape[1]
-    dtype = "float32"
-    x_eval, _, _ = _random_inputs(rng, shape, dtype)
-    # torch -> student
-    source = _torch_module(class_name, c, 1e-5, 0.1, dtype, *_random_inputs(rng, shape, dtype)[1:])
-    for _ in range(2):
-        _torch_step(source, _random_inputs(rng, shape, dtype)[0], rng.normal(size=shape).astype(dtype))
-    state = {k: v.detach().numpy().copy() for k, v in source.state_dict().items()}
-    student = _new(impl, class_name, c)
-    _student(student.load_state_dict, state, what=f"{class_name}.load_state_dict(torch.nn.{class_name}'s state_dict)")
-    loaded = student.state_dict()
-    for key, value in state.items():
-        if key not in loaded or np.shape(loaded[key]) != np.shape(value) or not np.allclose(loaded[key], value):
-            raise CheckFailed(f"{class_name}: after loading torch.nn.{class_name}'s state_dict, {key} differs")
-    _student(student.set_training, False, what=f"{class_name}.eval()")
-    out = _student(student.forward, x_eval, what=f"{class_name} (eval after loading torch's state_dict)")
-    _compare(f"{class_name} (eval after loading torch.nn.{class_name}'s state_dict): output", out,
-             _torch_eval(source, x_eval), dtype)
-    # student -> torch
-    student = _new(impl, class_name, c)
-    _, weight, bias = _random_inputs(rng, shape, dtype)
-    _student(student.set_parameter, "weight", weight, what=f"{class_name}: setting weight")
-    _student(student.set_parameter, "bias", bias, what=f"{class_name}: setting bias")
-    for _ in range(2):
-        _student(student.forward_backward, _random_inputs(rng, shape, dtype)[0], rng.normal(size=shape).astype(dtype),
-                 what=f"{class_name} (train)")
-    state = _student(student.state_dict, what=f"{class_name}.state_dict()")
-    target = getattr(torch.nn, class_name)(c)
-    try:
-        target.load_state_dict({k: torch.from_numpy(np.array(v)) for k, v in state.items()})
-    except Exception as error:  # noqa: BLE001 - the student's state_dict is what is wrong
-        raise CheckFailed(f"{class_name}: torch.nn.{class_name} cannot load your state_dict ({type(error).__name__}: "
-                          f"{str(error).splitlines()[0][:200]})") from None
-    _student(student.set_training, False, what=f"{class_name}.eval()")
-    out = _student(student.forward, x_eval, what=f"{class_name} (eval)")
-    _compare(f"{class_name}: torch.nn.{class_name} loaded with your state_dict gives a different eval output: yours",
-             out, _torch_eval(target, x_eval), dtype)
 
 
 def check_batchnorm1d(impl, hidden: bool) -> None:
+    """(N, C) and (N, C, L) inputs, against torch.nn.BatchNorm1d."""
     if not hidden:
         return _visible_module(impl, "BatchNorm1d")
-    shapes = [((4, 3), 1e-5, 0.1), ((16, 8), 1e-3, 0.3), ((2, 5), 1e-5, 0.1), ((4, 3, 5), 1e-5, 0.1),
-              ((8, 6, 7), 0.1, 0.05), ((1, 4, 6), 1e-5, 0.2), ((32, 16), 1e-5, 0.1)]
-    _hidden_module(impl, "BatchNorm1d", shapes, single_value_shapes=[(1, 3), (1, 3, 1)], ok_small_shape=(1, 3, 4))
+    _hidden_module(impl, "BatchNorm1d", [((4, 3), 1e-5, 0.1), ((16, 8), 1e-3, 0.3), ((2, 5), 1e-5, 0.1),
+                                         ((4, 3, 5), 1e-5, 0.1), ((8, 6, 7), 0.1, 0.05), ((1, 4, 6), 1e-5, 0.2),
+                                         ((1, 3, 2), 1e-5, 0.1), ((32, 16), 1e-5, 0.1)])
 
 
 def check_batchnorm2d(impl, hidden: bool) -> None:
+    """(N, C, H, W) inputs, against torch.nn.BatchNorm2d."""
     if not hidden:
         return _visible_module(impl, "BatchNorm2d")
-    shapes = [((2, 3, 4, 4), 1e-5, 0.1), ((8, 4, 3, 5), 1e-3, 0.3), ((1, 2, 3, 3), 1e-5, 0.1),
-              ((4, 6, 2, 2), 0.1, 0.05), ((16, 8, 5, 5), 1e-5, 0.1)]
-    _hidden_module(impl, "BatchNorm2d", shapes, single_value_shapes=[(1, 3, 1, 1)], ok_small_shape=(1, 3, 2, 1))
+    _hidden_module(impl, "BatchNorm2d", [((2, 3, 4, 4), 1e-5, 0.1), ((8, 4, 3, 5), 1e-3, 0.3), ((1, 2, 3, 3), 1e-5, 0.1),
+                                         ((4, 6, 2, 2), 0.1, 0.05), ((1, 3, 2, 1), 1e-5, 0.1), ((16, 8, 5, 5), 1e-5, 0.1)])
 
 
 PARTS = {
@@ -763,10 +907,16 @@ def build_references(ns: dict) -> dict[str, np.ndarray]:
     forward_case("fwd_a_", (6, 4), "float64", {"mode": "train", "running_mean": rng.normal(size=4),
                                                 "running_var": rng.uniform(0.5, 2, size=4)})
     forward_case("fwd_b_", (5, 3), "float32", {"mode": "train", "eps": 0.3, "momentum": 0.25})
+    forward_case("fwd_n2_", (2, 1), "float64", {"mode": "train"})  # the smallest valid batch, one feature
     forward_case("fwd_eval_", (3, 4), "float64", {"mode": "eval", "running_mean": rng.normal(size=4),
                                                    "running_var": rng.uniform(0.5, 2, size=4)})
+    forward_case("fwd_evaleps_", (4, 3), "float32", {"mode": "eval", "eps": 0.3,
+                                                      "running_mean": rng.normal(size=3).astype("float32"),
+                                                      "running_var": rng.uniform(0.5, 2, size=3).astype("float32")})
+    forward_case("fwd_evaln1_", (1, 4), "float64", {"mode": "eval"})  # one example, no running statistics
 
-    for case, shape, dtype, eps in (("a", (6, 4), "float64", 1e-5), ("b", (5, 3), "float32", 0.3)):
+    for case, shape, dtype, eps in (("a", (6, 4), "float64", 1e-5), ("b", (5, 3), "float32", 0.3),
+                                    ("n2", (2, 1), "float64", 1e-5)):
         p = f"bwd_{case}_"
         x, gamma, beta = _random_inputs(rng, shape, dtype)
         dout = rng.normal(size=shape).astype(dtype)
@@ -778,11 +928,10 @@ def build_references(ns: dict) -> dict[str, np.ndarray]:
             refs[p + name] = mine
         refs.update({p + "x": x, p + "gamma": gamma, p + "beta": beta, p + "dout": dout, p + "eps": np.array(eps)})
 
-    for class_name, shapes in (("BatchNorm1d", {"a": [(4, 3), (3, 3, 2)], "b": [(2, 3, 4)]}),
-                               ("BatchNorm2d", {"a": [(2, 3, 2, 2), (3, 3, 1, 2)], "b": [(2, 2, 3, 2)]})):
-        for case, steps in shapes.items():
+    for class_name, cases in MODULE_STEPS.items():
+        for case, steps in cases.items():
             p = f"{class_name}_{case}_"
-            eps, momentum, dtype = (1e-5, 0.1, "float32") if case == "a" else (0.1, 0.3, "float64")
+            eps, momentum, dtype = MODULE_CASES[case]
             c = steps[0][1]
             module = impl.new_module(class_name, c, eps=eps, momentum=momentum)
             module.to_dtype(dtype)
@@ -790,7 +939,7 @@ def build_references(ns: dict) -> dict[str, np.ndarray]:
             module.set_parameter("weight", weight)
             module.set_parameter("bias", bias)
             oracle = _torch_module(class_name, c, eps, momentum, dtype, weight, bias)
-            refs.update({p + "c": np.array(c), p + "eps": np.array(eps), p + "momentum": np.array(momentum),
+            refs.update({p + "eps": np.array(eps), p + "momentum": np.array(momentum),
                          p + "dtype": np.array(dtype), p + "weight": weight, p + "bias": bias})
             for step, shape in enumerate(steps, start=1):
                 x, _, _ = _random_inputs(rng, shape, dtype)
@@ -800,18 +949,22 @@ def build_references(ns: dict) -> dict[str, np.ndarray]:
                 buffers = module.buffers()
                 values = {"out": (out, t_out), "dx": (dx, t_dx), "dweight": (grads["weight"], t_grads["weight"]),
                           "dbias": (grads["bias"], t_grads["bias"]),
-                          "running_mean": (buffers["running_mean"], t_buffers["running_mean"]),
-                          "running_var": (buffers["running_var"], t_buffers["running_var"]),
-                          "num_batches_tracked": (buffers["num_batches_tracked"], t_buffers["num_batches_tracked"])}
+                          **{key: (buffers[key], t_buffers[key]) for key in BUFFERS}}
                 for name, (mine, theirs) in values.items():
                     _agree(f"{p}{name}{step}", mine, theirs, dtype)
                     refs[f"{p}{name}{step}"] = mine
                 refs[f"{p}x{step}"], refs[f"{p}dout{step}"] = x, dout
             x_eval, _, _ = _random_inputs(rng, (2,) + steps[0][1:], dtype)
+            dout_eval = rng.normal(size=x_eval.shape).astype(dtype)
             module.set_training(False)
-            out = module.forward(x_eval)
-            _agree(p + "out_eval", out, _torch_eval(oracle, x_eval), dtype)
-            refs[p + "x_eval"], refs[p + "out_eval"] = x_eval, out
+            out, dx, grads = module.forward_backward(x_eval, dout_eval)
+            t_out, t_dx, t_grads = _torch_eval_step(oracle, x_eval, dout_eval)
+            values = {"out_eval": (out, t_out), "dx_eval": (dx, t_dx), "dweight_eval": (grads["weight"], t_grads["weight"]),
+                      "dbias_eval": (grads["bias"], t_grads["bias"])}
+            for name, (mine, theirs) in values.items():
+                _agree(p + name, mine, theirs, dtype)
+                refs[p + name] = mine
+            refs[p + "x_eval"], refs[p + "dout_eval"] = x_eval, dout_eval
     if impl.forbidden_seen:
         raise AssertionError(f"the instructor solution calls forbidden operations: {impl.forbidden_seen}")
     return refs

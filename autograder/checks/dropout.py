@@ -8,6 +8,12 @@ pattern of the output on inputs that have no zeros, kept values must equal x / (
 number of dropped units must lie within 6 binomial standard deviations of n * p (a false failure
 has probability below 1e-8 per draw). Any correct implementation passes, whatever way it draws
 its mask (bool or 0/1, uniform comparisons, binomial or Bernoulli draws).
+
+The visible and the hidden checks of a part run the same clause checks (`_check_*`), the visible
+ones on the shipped reference inputs, the hidden ones on fresh inputs of more shapes, dtypes and p.
+So every clause (each edge case, dtype, default, error, autograd, the use of the random generator)
+is graded on every run, and a self-check that passes has already met every kind of requirement
+the hidden tests grade.
 """
 from __future__ import annotations
 
@@ -99,6 +105,9 @@ def _diagnose_kept_values(x_kept: np.ndarray, out_kept: np.ndarray, p: float, wh
 # --------------------------------------------------------------------------------------------
 # dropout_forward
 # --------------------------------------------------------------------------------------------
+INVALID_P = (-0.1, 1.5, 2.0)  # outside [0, 1]: ValueError, in training and in eval mode
+
+
 def _forward(impl, x, p, train=True, rng=None, what=None):
     """Call dropout_forward; return (out, mask, x_after) after checking the result's form."""
     what = what or f"dropout_forward(x of shape {x.shape}, p={p}, train={train})"
@@ -151,9 +160,13 @@ def _check_train_forward(impl, x, p, rng) -> np.ndarray:
 
 
 def _check_eval_forward(impl, x, p) -> None:
+    """Eval mode (train=False) returns x unchanged and mask None, whatever p."""
     out, mask, what = _forward(impl, x, p, train=False)
     if not np.array_equal(out, x):
-        if np.allclose(out, x * (1.0 - p), **_tol(x.dtype)) and p not in (0.0,):
+        if p == 1.0 and np.all(out == 0):
+            raise CheckFailed(f"{what}: eval mode returned zeros at p = 1: eval is the identity whatever p "
+                              "(handle train=False before p == 1)")
+        if p > 0 and np.allclose(out, x * (1.0 - p), **_tol(x.dtype)):
             raise CheckFailed(f"{what}: eval output is scaled by (1 - p): with inverted dropout eval is the "
                               "identity (the scaling already happened during training)")
         if mask is not None or np.any((out == 0) & (x != 0)):
@@ -165,17 +178,47 @@ def _check_eval_forward(impl, x, p) -> None:
                           "did you draw a mask although train=False?")
 
 
-def _check_invalid_p(impl, x, p) -> None:
-    try:
-        impl.call("dropout_forward", x, p, train=True, rng=Rng(0))
-    except StudentError as error:
-        if error.is_a("ValueError"):
-            return
-        raise _student_error("dropout_forward", f"dropout_forward(x, p={p})", error) from None
-    raise CheckFailed(f"dropout_forward(x, p={p}) must raise ValueError: p is a probability in [0, 1]")
+def _check_p_edges(impl, x, seed: int) -> None:
+    """p == 0 keeps every unit (out == x); p == 1 drops every unit (zeros, never NaN); eval is the identity at both."""
+    out, mask, what = _forward(impl, x, 0.0, rng=Rng(seed))
+    if not np.allclose(out, x, **_tol(x.dtype)) or (mask is not None and not np.all(mask)):
+        raise CheckFailed(f"{what}: p == 0 drops nothing: out must equal x and mask keep every unit")
+    _check_train_forward(impl, x, 1.0, Rng(seed + 1))  # zeros: every unit dropped, nothing NaN
+    _check_eval_forward(impl, x, 0.0)
+    _check_eval_forward(impl, x, 1.0)
+
+
+def _check_rng_use(impl, x, p, seed: int) -> None:
+    """The mask comes from `rng`: generators of the same seed give the same mask; rng=None a fresh one per call."""
+    first = _check_train_forward(impl, x, p, Rng(seed))
+    second = _check_train_forward(impl, x, p, Rng(seed))
+    if not np.array_equal(first, second):
+        raise CheckFailed("dropout_forward: two calls with generators of the same seed gave different masks: "
+                          "draw the mask from `rng` (use np.random.default_rng() only when rng is None)")
+    first = _check_train_forward(impl, x, p, None)
+    second = _check_train_forward(impl, x, p, None)
+    if np.array_equal(first, second):
+        raise CheckFailed("dropout_forward with rng=None returned the same mask twice: "
+                          "rng=None means a fresh np.random.default_rng() on every call")
+
+
+def _check_rejects_invalid_p(impl, x) -> None:
+    """Each p of INVALID_P raises ValueError, in training and in eval mode."""
+    for p in INVALID_P:
+        for train in (True, False):
+            what = f"dropout_forward(x, p={p}, train={train})"
+            try:
+                impl.call("dropout_forward", x, p, train=train, rng=Rng(0))
+            except StudentError as error:
+                if error.is_a("ValueError"):
+                    continue
+                raise _student_error("dropout_forward", what, error) from None
+            raise CheckFailed(f"{what} must raise ValueError: p is a probability in [0, 1] "
+                              "(check it first, whatever train is)")
 
 
 def check_dropout_forward(impl, hidden: bool) -> None:
+    """Visible: every clause once, on the shipped inputs. Hidden: the same clauses on fresh inputs of more shapes and p."""
     if not hidden:
         from autograder.references import load
 
@@ -183,18 +226,14 @@ def check_dropout_forward(impl, hidden: bool) -> None:
         p = float(ref["fwd_p"])
         for name in ("fwd_x", "fwd_x32"):
             _check_train_forward(impl, ref[name], p, Rng(0))
-        _check_eval_forward(impl, ref["fwd_x"], p)
-        # p == 1: zeros, never NaN; p == 0: the identity
-        keep = _check_train_forward(impl, ref["fwd_x"], 1.0, Rng(1))
-        out, _, what = _forward(impl, ref["fwd_x"], 1.0, rng=Rng(1))
-        if not np.array_equal(out, ref["fwd_p1_out"]):
-            raise CheckFailed(f"{what}: p == 1 must give zeros")
-        del keep
-        out, _, what = _forward(impl, ref["fwd_x"], 0.0, rng=Rng(2))
-        if not np.allclose(out, ref["fwd_x"], **_tol(np.float64)):
-            raise CheckFailed(f"{what}: p == 0 drops nothing: out must equal x")
-        keep = _check_train_forward(impl, ref["frac_x"], float(ref["frac_p"]), Rng(3))
-        _check_drop_count(int((~keep).sum()), keep.size, float(ref["frac_p"]), "dropout_forward")
+            _check_eval_forward(impl, ref[name], p)
+        frac_x, frac_p = ref["frac_x"], float(ref["frac_p"])
+        keep = _check_train_forward(impl, frac_x, frac_p, Rng(3))
+        _check_drop_count(int((~keep).sum()), keep.size, frac_p, "dropout_forward")
+        for name in ("fwd_x", "fwd_x32"):
+            _check_p_edges(impl, ref[name], seed=1)
+        _check_rng_use(impl, frac_x, frac_p, seed=4)
+        _check_rejects_invalid_p(impl, ref["fwd_x"])
         _check_forbidden(impl)
         return
 
@@ -210,36 +249,10 @@ def check_dropout_forward(impl, hidden: bool) -> None:
         x = _no_zero_input(rng, (200, 150), np.float64)
         keep = _check_train_forward(impl, x, p, Rng(_fresh_seed(rng)))
         _check_drop_count(int((~keep).sum()), keep.size, p, "dropout_forward")
-    # edge cases: p = 0 (identity), p = 1 (zeros, no NaN), also in float32, also in eval mode
     for dtype in (np.float32, np.float64):
-        x = _no_zero_input(rng, (5, 6), dtype)
-        out, mask, what = _forward(impl, x, 0.0, rng=Rng(_fresh_seed(rng)))
-        if not np.allclose(out, x, **_tol(dtype)) or (mask is not None and not np.all(mask)):
-            raise CheckFailed(f"{what}: p == 0 drops nothing: out must equal x and mask keep every unit")
-        _check_train_forward(impl, x, 1.0, Rng(_fresh_seed(rng)))
-        out, _, what = _forward(impl, x, 1.0, rng=Rng(_fresh_seed(rng)))
-        if np.any(out != 0):
-            raise CheckFailed(f"{what}: p == 1 must give zeros")
-        _check_eval_forward(impl, x, 1.0)
-        _check_eval_forward(impl, x, 0.0)
-    # invalid p
-    x = _no_zero_input(rng, (3, 4), np.float64)
-    for p in (-0.1, 1.5, 2.0):
-        _check_invalid_p(impl, x, p)
-    # the mask comes from rng: the same generator seed gives the same mask ...
-    x = _no_zero_input(rng, (64, 64), np.float64)
-    seed = _fresh_seed(rng)
-    first = _check_train_forward(impl, x, 0.5, Rng(seed))
-    second = _check_train_forward(impl, x, 0.5, Rng(seed))
-    if not np.array_equal(first, second):
-        raise CheckFailed("dropout_forward: two calls with generators of the same seed gave different masks: "
-                          "draw the mask from `rng` (use np.random.default_rng() only when rng is None)")
-    # ... and rng=None draws a fresh mask each call
-    first = _check_train_forward(impl, x, 0.5, None)
-    second = _check_train_forward(impl, x, 0.5, None)
-    if np.array_equal(first, second):
-        raise CheckFailed("dropout_forward with rng=None returned the same mask twice: "
-                          "rng=None means a fresh np.random.default_rng() on every call")
+        _check_p_edges(impl, _no_zero_input(rng, (5, 6), dtype), _fresh_seed(rng))
+    _check_rng_use(impl, _no_zero_input(rng, (64, 64), np.float64), 0.5, _fresh_seed(rng))
+    _check_rejects_invalid_p(impl, _no_zero_input(rng, (3, 4), np.float64))
     _check_forbidden(impl)
 
 
@@ -247,7 +260,7 @@ def check_dropout_forward(impl, hidden: bool) -> None:
 # dropout_backward
 # --------------------------------------------------------------------------------------------
 def _backward(impl, dout, mask, p, what=None):
-    what = what or f"dropout_backward(dout of shape {dout.shape}, mask, p={p})"
+    what = what or f"dropout_backward(dout of shape {dout.shape}, mask{'=None' if mask is None else ''}, p={p})"
     try:
         result, args_after = impl.call("dropout_backward", dout, mask, p)
     except StudentError as error:
@@ -284,6 +297,17 @@ def _check_backward_against(impl, dout, mask, p, expected) -> None:
                       f"where dout is {_short(dout)})")
 
 
+def _check_backward_edges(impl, dout) -> None:
+    """mask None (eval mode) gives dout whatever p; p == 1 gives zeros (never NaN); p == 0 gives dout."""
+    for p in (0.5, 1.0):
+        dx, what = _backward(impl, dout, None, p)
+        if not np.array_equal(dx, dout):
+            raise CheckFailed(f"{what}: with mask None (eval mode, where the forward was the identity) dx must be "
+                              "dout unchanged, whatever p (handle mask None before p == 1)")
+    _check_backward_against(impl, dout, np.zeros(dout.shape, dtype=bool), 1.0, np.zeros_like(dout))
+    _check_backward_against(impl, dout, np.ones(dout.shape, dtype=bool), 0.0, dout)
+
+
 def _numeric_gradient(f, x: np.ndarray, h: float = 1e-6) -> np.ndarray:
     grad = np.zeros_like(x)
     flat, gflat = x.reshape(-1), grad.reshape(-1)
@@ -299,16 +323,16 @@ def _numeric_gradient(f, x: np.ndarray, h: float = 1e-6) -> np.ndarray:
 
 
 def check_dropout_backward(impl, hidden: bool) -> None:
+    """Visible: every clause once, on the shipped masks. Hidden: fresh masks, shapes and p, and the student's own forward mask."""
     if not hidden:
         from autograder.references import load
 
         ref = load(CHAPTER)
-        _check_backward_against(impl, ref["bwd_dout"], ref["bwd_mask"], float(ref["bwd_p"]), ref["bwd_dx"])
-        _check_backward_against(impl, ref["bwd_dout32"], ref["bwd_mask32"], float(ref["bwd_p32"]), ref["bwd_dx32"])
-        dx, what = _backward(impl, ref["bwd_dout"], None, float(ref["bwd_p"]))
-        if not np.array_equal(dx, ref["bwd_dout"]):
-            raise CheckFailed(f"{what} with mask None (eval mode) must return dout unchanged")
-        _check_backward_against(impl, ref["bwd_dout"], ref["bwd_mask"], 1.0, np.zeros_like(ref["bwd_dout"]))
+        for suffix in ("", "32"):
+            dout, mask = ref[f"bwd_dout{suffix}"], ref[f"bwd_mask{suffix}"]
+            _check_backward_against(impl, dout, mask, float(ref[f"bwd_p{suffix}"]), ref[f"bwd_dx{suffix}"])
+            _check_backward_against(impl, dout, mask, 1.0, np.zeros_like(dout))  # p == 1: zeros, whatever the mask
+            _check_backward_edges(impl, dout)
         _check_forbidden(impl)
         return
 
@@ -334,14 +358,8 @@ def check_dropout_backward(impl, hidden: bool) -> None:
         if not np.allclose(dx, numeric, rtol=1e-6, atol=1e-8):
             _check_backward_against(impl, dout, mask, p, numeric)  # names the mistake
             raise CheckFailed(f"{what}: dx disagrees with the numerical gradient of the forward pass")
-    # edge cases: mask None returns dout; p == 1 gives zeros (never NaN); p == 0 returns dout
     for dtype in (np.float32, np.float64):
-        dout = _no_zero_input(rng, (6, 7), dtype)
-        dx, what = _backward(impl, dout, None, 0.5)
-        if not np.array_equal(dx, dout):
-            raise CheckFailed(f"{what} with mask None (eval mode) must return dout unchanged")
-        _check_backward_against(impl, dout, np.zeros((6, 7), dtype=bool), 1.0, np.zeros_like(dout))
-        _check_backward_against(impl, dout, np.ones((6, 7), dtype=bool), 0.0, dout)
+        _check_backward_edges(impl, _no_zero_input(rng, (6, 7), dtype))
     # backward uses the mask of the forward pass (when the student's forward works at all)
     x = _no_zero_input(rng, (40, 50), np.float64)
     dout = _no_zero_input(rng, (40, 50), np.float64)
@@ -409,9 +427,13 @@ def _check_module_train(module, what, x, p, dout=None, seed=None) -> np.ndarray:
 
 
 def _check_module_eval(module, what, x, dout, p) -> None:
+    """Eval mode: the output is the input and the input gradient is dout, whatever p."""
     call = f"{what} in eval mode"
     out, dx, _ = _module_call(call, module.forward_backward, x, dout)
     if not np.array_equal(out, x):
+        if p == 1.0 and np.all(out == 0):
+            raise CheckFailed(f"{call}: the output is zeros: eval mode is the identity whatever p "
+                              "(handle self.training before p == 1)")
         if p > 0 and np.allclose(out, x * (1.0 - p), **_tol(x.dtype)):
             raise CheckFailed(f"{call}: eval output is scaled: with inverted dropout eval is the identity")
         if np.any((out == 0) & (x != 0)):
@@ -428,113 +450,147 @@ def _set_training(module, what, training: bool) -> None:
         raise CheckFailed(f"{what}.train({training}) left module.training at {not training}")
 
 
+def _check_train_eval_train(module, what, x, dout, p, seed=None) -> np.ndarray:
+    """Training (forward and backward), then .eval() (the identity), then .train() again (dropping again).
+
+    Returns the kept units of the first training call."""
+    keep = _check_module_train(module, what, x, p, dout=dout, seed=seed)
+    _set_training(module, what, False)
+    _check_module_eval(module, what, x, dout, p)
+    _set_training(module, what, True)
+    _check_module_train(module, what, x, p)
+    return keep
+
+
+def _check_rejects_invalid_p_module(impl) -> None:
+    """Dropout(p) with p outside [0, 1] raises ValueError."""
+    for p in INVALID_P:
+        try:
+            impl.new_module("Dropout", p=p)
+        except StudentError as error:
+            if error.is_a("NotImplementedError"):
+                raise _student_error("Dropout", f"Dropout(p={p})", error) from None
+            if not error.is_a("ValueError"):
+                raise CheckFailed(f"Dropout(p={p}) raised {error}; it must raise ValueError") from None
+        else:
+            raise CheckFailed(f"Dropout(p={p}) must raise ValueError: p is a probability in [0, 1]")
+
+
+def _check_new_module(module, what) -> None:
+    """A new Dropout is in training mode and has no parameters, buffers or state_dict entries (like torch.nn.Dropout)."""
+    if not module.is_training():
+        raise CheckFailed(f"a new {what} must start in training mode (call super().__init__() first)")
+    parameters = _module_call(f"{what}.named_parameters()", module.parameters)
+    if parameters:
+        raise CheckFailed(f"{what} has parameters {sorted(parameters)}; dropout has none "
+                          "(torch.nn.Dropout has no parameters): keep p as a plain attribute")
+    buffers = _module_call(f"{what}.named_buffers()", module.buffers)
+    if buffers:
+        raise CheckFailed(f"{what} has buffers {sorted(buffers)}; dropout has none "
+                          "(torch.nn.Dropout has no buffers): keep p as a plain attribute")
+    state = _module_call(f"{what}.state_dict()", module.state_dict)
+    if state:
+        raise CheckFailed(f"{what}.state_dict() has entries {sorted(state)}; torch.nn.Dropout's is empty: "
+                          "keep p as a plain attribute, not a buffer")
+
+
+def _check_default_p(impl, x, seed: int) -> None:
+    """Dropout() with no argument behaves as p = 0.5, like torch.nn.Dropout(): kept values doubled, about half dropped."""
+    module, what = _new_dropout(impl)
+    _check_new_module(module, what)
+    out = _module_call(f"{what} in training mode", module.forward, x, seed=seed)
+    kept = (out != 0) if isinstance(out, np.ndarray) and out.shape == x.shape else None
+    if kept is not None and kept.any():
+        scale = float(np.median(out[kept] / x[kept]))
+        if abs(scale - 2.0) > 1e-3:
+            implied = f", as for p = {1 - 1 / scale:.3g}" if scale > 0 else ""
+            raise CheckFailed(f"{what}: kept values are scaled by {scale:.4g}{implied}; the default must be "
+                              "p=0.5 (kept values doubled), like torch.nn.Dropout()")
+    keep = _check_module_train(module, what, x, 0.5, seed=seed)
+    _check_drop_count(int((~keep).sum()), keep.size, 0.5, what + " (the default p is 0.5)")
+
+
+def _check_masks_fresh_and_seeded(module, what, x, p, seed: int) -> None:
+    """A fresh mask on every call, drawn from torch's generator: torch.manual_seed(s) reproduces it."""
+    first = _check_module_train(module, what, x, p)
+    second = _check_module_train(module, what, x, p)
+    if np.array_equal(first, second):
+        raise CheckFailed(f"{what} dropped the same units on two calls: draw a fresh mask in every forward call")
+    first = _check_module_train(module, what, x, p, seed=seed)
+    second = _check_module_train(module, what, x, p, seed=seed)
+    if not np.array_equal(first, second):
+        raise CheckFailed(f"{what}: torch.manual_seed(s) before two calls gave different masks: draw the mask "
+                          "with torch's random number generator (e.g. torch.rand_like), not NumPy's")
+    other = _check_module_train(module, what, x, p, seed=seed + 1)
+    if np.array_equal(first, other):
+        raise CheckFailed(f"{what}: different torch seeds gave the same mask: draw it with torch's generator")
+
+
+def _check_module_p_edges(impl, x, dout) -> None:
+    """p = 0 is the identity in training too; p = 1 gives zeros and zero gradients that autograd still
+    connects to the input (torch.zeros_like(x) would cut the graph); eval is the identity at p = 1."""
+    module, what = _new_dropout(impl, p=0.0)
+    out, dx, _ = _module_call(f"{what} in training mode", module.forward_backward, x, dout)
+    if not (np.allclose(out, x, **_tol(x.dtype)) and np.allclose(dx, dout, **_tol(x.dtype))):
+        raise CheckFailed(f"{what} in training mode must be the identity (nothing dropped, scale 1)")
+    module, what = _new_dropout(impl, p=1.0)
+    try:
+        out, dx, _ = module.forward_backward(x, dout)
+    except StudentError as error:
+        if error.is_a("NotImplementedError"):
+            raise _student_error("Dropout", what, error) from None
+        raise CheckFailed(f"{what}: forward and backward in training mode raised {error}; at p = 1 build the "
+                          "zeros from x (e.g. x * 0) so that autograd still reaches the input") from None
+    if not (np.all(np.isfinite(out)) and np.all(np.isfinite(dx))):
+        raise CheckFailed(f"{what}: output or gradient holds NaN or inf; p == 1 must give zeros, never NaN")
+    if np.any(out != 0) or np.any(dx != 0):
+        raise CheckFailed(f"{what} in training mode must give zeros (and zero gradients)")
+    _set_training(module, what, False)
+    _check_module_eval(module, what, x, dout, 1.0)
+
+
 def check_Dropout(impl, hidden: bool) -> None:
+    """Visible: every clause once, on the shipped inputs. Hidden: the same clauses on fresh inputs of more shapes and p."""
     if not hidden:
         from autograder.references import load
 
         ref = load(CHAPTER)
         p = float(ref["mod_p"])
-        module, what = _new_dropout(impl, p=p)
         x, dout = ref["mod_x"], ref["mod_dout"]
-        keep = _check_module_train(module, what, x, p, dout=dout, seed=0)
+        _check_rejects_invalid_p_module(impl)
+        module, what = _new_dropout(impl, p=p)
+        _check_new_module(module, what)
+        keep = _check_train_eval_train(module, what, x, dout, p, seed=0)
         _check_drop_count(int((~keep).sum()), keep.size, p, what)
-        _set_training(module, what, False)
-        _check_module_eval(module, what, x, dout, p)
-        module1, what1 = _new_dropout(impl, p=1.0)
-        _check_module_train(module1, what1, x, 1.0, seed=1)
-        out = _module_call(what1, module1.forward, x, seed=1)
-        if not np.array_equal(out, ref["mod_p1_out"]):
-            raise CheckFailed(f"{what1} in training mode must give zeros")
+        _check_masks_fresh_and_seeded(module, what, x, p, seed=1)
+        module, what = _new_dropout(impl, p)  # p positional; float64 and 4-D
+        _check_train_eval_train(module, what, ref["mod_x64"], ref["mod_dout64"], p, seed=2)
+        _check_default_p(impl, x, seed=3)
+        for name in ("", "64"):
+            _check_module_p_edges(impl, ref[f"mod_x{name}"], ref[f"mod_dout{name}"])
         _check_forbidden(impl)
         return
 
-    import torch
-
     rng = fresh_rng()
-    # constructor: p positional or keyword, default 0.5, ValueError outside [0, 1]
-    for bad in (-0.1, 1.5):
-        try:
-            impl.new_module("Dropout", p=bad)
-        except StudentError as error:
-            if error.is_a("NotImplementedError"):
-                raise _student_error("Dropout", f"Dropout(p={bad})", error) from None
-            if not error.is_a("ValueError"):
-                raise CheckFailed(f"Dropout(p={bad}) raised {error}; it must raise ValueError") from None
-        else:
-            raise CheckFailed(f"Dropout(p={bad}) must raise ValueError: p is a probability in [0, 1]")
-    default, what_default = _new_dropout(impl)
-    if not default.is_training():
-        raise CheckFailed("a new Dropout must start in training mode (call super().__init__() first)")
-    x = _no_zero_input(rng, (300, 200), np.float32)
-    keep = _check_module_train(default, what_default, x, 0.5)
-    _check_drop_count(int((~keep).sum()), keep.size, 0.5, what_default + " (the default p is 0.5)")
-    # no parameters or state that torch.nn.Dropout lacks
-    reference = torch.nn.Dropout(p=0.3)
+    _check_rejects_invalid_p_module(impl)
     module, what = _new_dropout(impl, 0.3)
-    extra = sorted(set(module.parameters()) - {n for n, _ in reference.named_parameters()})
-    if extra:
-        raise CheckFailed(f"{what} has parameters {extra}; dropout has none (torch.nn.Dropout has no parameters): "
-                          "keep p as a plain attribute")
-    extra = sorted(set(_module_call(what, module.state_dict)) - set(reference.state_dict()))
-    if extra:
-        raise CheckFailed(f"{what}.state_dict() has entries {extra} that torch.nn.Dropout's lacks: "
-                          "keep p as a plain attribute, not a buffer")
+    _check_new_module(module, what)
     # shapes and dtypes, forward and backward, several p
     shapes = [(8, 10), (4, 3, 5, 5), (2, 16, 7), (100,)]
     for dtype in (np.float32, np.float64):
         for shape, p in zip(shapes, (0.1, 0.3, 0.6, 0.9)):
             module, what = _new_dropout(impl, p=p)
-            x = _no_zero_input(rng, shape, dtype)
-            dout = _no_zero_input(rng, shape, dtype)
-            _check_module_train(module, what, x, p, dout=dout)
-            _set_training(module, what, False)
-            _check_module_eval(module, what, x, dout, p)
-            _set_training(module, what, True)
-            _check_module_train(module, what, x, p)
-    # the drop fraction for several p; the output scaling with p positional
+            _check_train_eval_train(module, what, _no_zero_input(rng, shape, dtype), _no_zero_input(rng, shape, dtype), p)
+    # the drop fraction for several p (p positional), and for the default p
     for p in (0.2, 0.7):
         module, what = _new_dropout(impl, p)
-        x = _no_zero_input(rng, (250, 200), np.float64)
-        keep = _check_module_train(module, what, x, p)
+        keep = _check_module_train(module, what, _no_zero_input(rng, (250, 200), np.float64), p)
         _check_drop_count(int((~keep).sum()), keep.size, p, what)
-    # a fresh mask on each call; torch.manual_seed reproduces it
+    _check_default_p(impl, _no_zero_input(rng, (300, 200), np.float32), _fresh_seed(rng))
     module, what = _new_dropout(impl, p=0.5)
-    x = _no_zero_input(rng, (64, 64), np.float32)
-    first = _check_module_train(module, what, x, 0.5)
-    second = _check_module_train(module, what, x, 0.5)
-    if np.array_equal(first, second):
-        raise CheckFailed(f"{what} dropped the same units on two calls: draw a fresh mask in every forward call")
-    seed = _fresh_seed(rng)
-    first = _check_module_train(module, what, x, 0.5, seed=seed)
-    second = _check_module_train(module, what, x, 0.5, seed=seed)
-    if not np.array_equal(first, second):
-        raise CheckFailed(f"{what}: torch.manual_seed(s) before two calls gave different masks: draw the mask "
-                          "with torch's random number generator (e.g. torch.rand_like), not NumPy's")
-    other = _check_module_train(module, what, x, 0.5, seed=seed + 1)
-    if np.array_equal(first, other):
-        raise CheckFailed(f"{what}: different torch seeds gave the same mask: draw it with torch's generator")
-    # edge cases: p = 0 is the identity in training too; p = 1 gives zeros and zero gradients
+    _check_masks_fresh_and_seeded(module, what, _no_zero_input(rng, (64, 64), np.float32), 0.5, _fresh_seed(rng))
     for dtype in (np.float32, np.float64):
-        x = _no_zero_input(rng, (6, 9), dtype)
-        dout = _no_zero_input(rng, (6, 9), dtype)
-        module, what = _new_dropout(impl, p=0.0)
-        out, dx, _ = _module_call(what, module.forward_backward, x, dout)
-        if not (np.allclose(out, x, **_tol(dtype)) and np.allclose(dx, dout, **_tol(dtype))):
-            raise CheckFailed(f"{what} in training mode must be the identity (nothing dropped, scale 1)")
-        module, what = _new_dropout(impl, p=1.0)
-        try:
-            out, dx, _ = module.forward_backward(x, dout)
-        except StudentError as error:
-            if error.is_a("NotImplementedError"):
-                raise _student_error("Dropout", what, error) from None
-            raise CheckFailed(f"{what}: forward and backward in training mode raised {error}; at p = 1 build the "
-                              "zeros from x (e.g. x * 0) so that autograd still reaches the input") from None
-        if not (np.all(np.isfinite(out)) and np.all(np.isfinite(dx))):
-            raise CheckFailed(f"{what}: output or gradient holds NaN or inf; p == 1 must give zeros, never NaN")
-        if np.any(out != 0) or np.any(dx != 0):
-            raise CheckFailed(f"{what} in training mode must give zeros (and zero gradients)")
-        _set_training(module, what, False)
-        _check_module_eval(module, what, x, dout, 1.0)
+        _check_module_p_edges(impl, _no_zero_input(rng, (6, 9), dtype), _no_zero_input(rng, (6, 9), dtype))
     _check_forbidden(impl)
 
 
@@ -561,13 +617,10 @@ def build_references(ns: dict) -> dict[str, np.ndarray]:
         expected = np.zeros_like(x) if p == 1.0 else x * mask / (1.0 - p)
         if not np.allclose(out, expected, **_tol(x.dtype)):
             raise AssertionError(f"instructor dropout_forward disagrees with x * mask / (1 - p) on {name}, p={p}")
-    out, mask = forward(refs["fwd_x"].copy(), 0.25, train=False)
-    if mask is not None or not np.array_equal(out, refs["fwd_x"]):
-        raise AssertionError("instructor dropout_forward is not the identity in eval mode")
-    refs["fwd_p1_out"] = np.zeros_like(refs["fwd_x"])
-    out, _ = forward(refs["fwd_x"].copy(), 1.0, train=True, rng=np.random.default_rng(0))
-    if not np.array_equal(out, refs["fwd_p1_out"]):
-        raise AssertionError("instructor dropout_forward(p=1) is not zeros")
+    for p in (0.25, 1.0):
+        out, mask = forward(refs["fwd_x"].copy(), p, train=False)
+        if mask is not None or not np.array_equal(out, refs["fwd_x"]):
+            raise AssertionError(f"instructor dropout_forward is not the identity in eval mode (p={p})")
 
     # backward on a fixed mask, against torch autograd of x * mask / (1 - p)
     for suffix, shape, p, dtype in (("", (4, 6), 0.25, np.float64), ("32", (3, 5), 0.6, np.float32)):
@@ -581,32 +634,38 @@ def build_references(ns: dict) -> dict[str, np.ndarray]:
             raise AssertionError(f"instructor dropout_backward disagrees with torch autograd ({dtype.__name__})")
         refs.update({f"bwd_dout{suffix}": dout, f"bwd_mask{suffix}": mask, f"bwd_p{suffix}": np.array(p),
                      f"bwd_dx{suffix}": xt.grad.numpy().astype(dtype)})
-    if not np.array_equal(backward(refs["bwd_dout"], None, 0.25), refs["bwd_dout"]):
-        raise AssertionError("instructor dropout_backward(mask=None) is not dout")
+    for p in (0.25, 1.0):
+        if not np.array_equal(backward(refs["bwd_dout"], None, p), refs["bwd_dout"]):
+            raise AssertionError(f"instructor dropout_backward(mask=None, p={p}) is not dout")
 
-    # the module: formula on the zero pattern, and torch.nn.Dropout's eval identity
+    # the module: formula on the zero pattern, and torch.nn.Dropout's eval identity, in float32 (2-D)
+    # and float64 (4-D)
     refs["mod_x"] = _no_zero_input(rng, (40, 50), np.float32)
     refs["mod_dout"] = _no_zero_input(rng, (40, 50), np.float32)
     refs["mod_p"] = np.array(0.25)
-    refs["mod_p1_out"] = np.zeros_like(refs["mod_x"])
-    m = module_cls(p=0.25)
-    xt = torch.from_numpy(refs["mod_x"].copy()).requires_grad_(True)
-    torch.manual_seed(0)
-    out = m(xt)
-    out.backward(torch.from_numpy(refs["mod_dout"]))
-    keep = out.detach().numpy() != 0
-    if not np.allclose(out.detach().numpy(), np.where(keep, refs["mod_x"] / 0.75, 0), **_tol(np.float32)):
-        raise AssertionError("instructor Dropout disagrees with x * mask / (1 - p)")
-    if not np.allclose(xt.grad.numpy(), np.where(keep, refs["mod_dout"] / 0.75, 0), **_tol(np.float32)):
-        raise AssertionError("instructor Dropout's gradient disagrees with dout * mask / (1 - p)")
-    m.eval()
-    torch_eval = torch.nn.Dropout(0.25).eval()
-    x = torch.from_numpy(refs["mod_x"])
-    if not torch.equal(m(x), torch_eval(x)):
-        raise AssertionError("instructor Dropout in eval mode differs from torch.nn.Dropout")
-    m1 = module_cls(p=1.0)
-    if not torch.equal(m1(x), torch.nn.Dropout(1.0)(x)) or not torch.equal(m1(x), torch.from_numpy(refs["mod_p1_out"])):
-        raise AssertionError("instructor Dropout(p=1) differs from torch.nn.Dropout(p=1)")
+    refs["mod_x64"] = _no_zero_input(rng, (2, 3, 4, 5), np.float64)
+    refs["mod_dout64"] = _no_zero_input(rng, (2, 3, 4, 5), np.float64)
+    for name in ("", "64"):
+        x_np, dout_np = refs[f"mod_x{name}"], refs[f"mod_dout{name}"]
+        m = module_cls(p=0.25)
+        xt = torch.from_numpy(x_np.copy()).requires_grad_(True)
+        torch.manual_seed(0)
+        out = m(xt)
+        out.backward(torch.from_numpy(dout_np))
+        keep = out.detach().numpy() != 0
+        if out.dtype != xt.dtype:
+            raise AssertionError(f"instructor Dropout changes the dtype {xt.dtype} to {out.dtype}")
+        if not np.allclose(out.detach().numpy(), np.where(keep, x_np / 0.75, 0), **_tol(x_np.dtype)):
+            raise AssertionError("instructor Dropout disagrees with x * mask / (1 - p)")
+        if not np.allclose(xt.grad.numpy(), np.where(keep, dout_np / 0.75, 0), **_tol(x_np.dtype)):
+            raise AssertionError("instructor Dropout's gradient disagrees with dout * mask / (1 - p)")
+        m.eval()
+        x = torch.from_numpy(x_np)
+        if not torch.equal(m(x), torch.nn.Dropout(0.25).eval()(x)):
+            raise AssertionError("instructor Dropout in eval mode differs from torch.nn.Dropout")
+        m1 = module_cls(p=1.0)
+        if not torch.equal(m1(x), torch.nn.Dropout(1.0)(x)):
+            raise AssertionError("instructor Dropout(p=1) differs from torch.nn.Dropout(p=1)")
     return refs
 
 

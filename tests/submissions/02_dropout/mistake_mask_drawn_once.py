@@ -1,0 +1,50 @@
+# Mistake: The module draws its mask on the first call and reuses it on every later call. (Otherwise correct_bool_mask.py.)
+# %% dropout_forward
+import numpy as np
+
+
+def dropout_forward(x, p, train=True, rng=None):
+    if not 0.0 <= p <= 1.0:
+        raise ValueError(f"p must be a probability in [0, 1], got {p}")
+    if not train:
+        return x, None
+    rng = np.random.default_rng() if rng is None else rng
+    mask = rng.random(x.shape) >= p
+    if p == 1.0:
+        return np.zeros_like(x), mask
+    return x * mask / (1.0 - p), mask
+
+
+# %% dropout_backward
+import numpy as np
+
+
+def dropout_backward(dout, mask, p):
+    if mask is None:
+        return dout
+    if p == 1.0:
+        return np.zeros_like(dout)
+    return dout * mask / (1.0 - p)
+
+
+# %% Dropout
+import torch
+from torch import nn
+
+
+class Dropout(nn.Module):
+    def __init__(self, p=0.5):
+        super().__init__()
+        if not 0.0 <= p <= 1.0:
+            raise ValueError(f"p must be a probability in [0, 1], got {p}")
+        self.p = float(p)
+        self.mask = None
+
+    def forward(self, x):
+        if not self.training or self.p == 0.0:
+            return x
+        if self.p == 1.0:
+            return x * 0.0
+        if self.mask is None or self.mask.shape != x.shape:
+            self.mask = torch.rand_like(x) >= self.p
+        return x * self.mask / (1.0 - self.p)
