@@ -9,9 +9,12 @@ its own interpreter can change a verdict.
 Each chapter module (listed in CHAPTER_MODULES) exports CHAPTER, PARTS: {part name: check
 function} and build_references; a check function takes (impl, hidden) and raises CheckFailed with
 a message that names the likely mistake. A module whose exercise forbids a library shortcut sets
-FORBIDDEN_NAMES (the library names its solution cells must not mention); its hidden tests then
-also scan the source statically (`autograder.forbidden`) and fail on any forbidden aten op seen. `hidden=False` runs the visible checks against the shipped references; `hidden=True`
-runs the hidden ones: fresh inputs, PyTorch as the oracle, edge cases, forbidden calls.
+FORBIDDEN_NAMES (the library names its solution cells must not mention): the grader scans each
+part's source for them (`autograder.forbidden`) and fails the part's visible and hidden tests
+alike on a finding, while in the sandbox the library implementation itself raises
+(`autograder.families`, `autograder.lockdown`). `hidden=False` runs the visible checks against
+the shipped references; `hidden=True` runs the hidden ones: fresh inputs, PyTorch as the oracle,
+edge cases.
 """
 from __future__ import annotations
 

@@ -27,7 +27,7 @@ from autograder import forbidden
 from autograder.checks.adapter import CheckFailed, StudentError, fresh_rng
 
 CHAPTER = "03_batchnorm"
-FORBIDDEN_NAMES = forbidden.LIBRARY_NAMES  # the exercise: implement it with elementary tensor operations
+FORBIDDEN_NAMES = forbidden.NORMALIZATION_NAMES | forbidden.COMPOSITE_NAMES  # the exercise: implement it with elementary tensor operations
 BUFFERS = ("running_mean", "running_var", "num_batches_tracked")
 STATE_KEYS = {"weight", "bias", "running_mean", "running_var", "num_batches_tracked"}
 DTYPES = ("float32", "float64")

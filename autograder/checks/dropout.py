@@ -23,7 +23,7 @@ from autograder import forbidden
 from autograder.checks.adapter import CheckFailed, Rng, StudentError, fresh_rng
 
 CHAPTER = "02_dropout"
-FORBIDDEN_NAMES = forbidden.LIBRARY_NAMES  # the exercise: implement it with elementary tensor operations
+FORBIDDEN_NAMES = forbidden.DROPOUT_NAMES | forbidden.COMPOSITE_NAMES  # the exercise: implement it with elementary tensor operations
 
 FORBIDDEN_MESSAGE = ("calls torch.nn.functional.dropout (or an nn dropout module): "
                      "implement the mask yourself")
