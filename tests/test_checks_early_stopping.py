@@ -3,7 +3,9 @@
 Each file in tests/submissions/05_overfitting/ holds the code of the chapter's solution cell
 (`# %% EarlyStopping`). The correct ones, written in different styles, must pass every visible
 and hidden check; each mistake_*.py must fail exactly the test cells expected.json names, with a
-diagnosis that contains the keyword below. The oracle the hidden checks use must agree with the
+diagnosis that contains the keyword below, whatever the fresh inputs of the hidden checks. The
+designed cases must catch every known mistake and wrong default on every draw, and the visible
+cases must hold every kind of case the hidden ones grade. The oracle the hidden checks use must agree with the
 specification's worked example and with torch's ReduceLROnPlateau; the references the visible
 checks use must be what `build_references` makes from the instructor solution, and a tampered
 copy must be refused.
@@ -38,6 +40,13 @@ KEYWORDS = {
     "mistake_restores_every_call": "does not stop training",
     "mistake_parameters_only": "not the buffers",
     "mistake_ignores_restore_flag": "ignores restore_best_weights=False",
+    "mistake_min_delta_default": "must default to min_delta=0.0",
+    "mistake_patience_default": "must default to patience=5",
+    "mistake_restore_default_false": "must default to restore_best_weights=True",
+    "mistake_first_call_always_improves": "first call as an improvement",
+    "mistake_nan_skipped": "skips NaN losses",
+    "mistake_crashes_without_copy": "nothing to load back",
+    "mistake_negative_patience_accepted": "must raise ValueError",
 }
 
 
@@ -73,6 +82,53 @@ def test_the_oracle_stops_where_torch_reduce_lr_on_plateau_first_cuts_the_rate()
         patience = int(rng.integers(1, 6))
         calls = early_stopping._oracle(losses, patience, min_delta)
         assert early_stopping._plateau_stop_call(losses, patience, min_delta) == (len(calls) if calls[-1][0] else 0)
+
+
+@pytest.mark.parametrize("stem", sorted(EXPECTED))
+def test_hidden_verdicts_do_not_depend_on_the_fresh_inputs(stem):
+    # a handful of seeds here; the audit ran 200 (see the commit message)
+    namespace = namespace_of(SUBMISSIONS / f"{stem}.py")
+    for seed in range(3):
+        np.random.seed(2000 + seed)  # what the grader does per submission and test
+        try:
+            early_stopping.check_EarlyStopping(LocalImplementation(dict(namespace)), True)
+            message = None
+        except CheckFailed as failure:
+            message = str(failure)
+        assert (message is None) == EXPECTED[stem]["test_EarlyStopping_hidden"], (stem, seed, message)
+        assert message is None or KEYWORDS[stem] in message, (stem, seed, message)
+
+
+def test_the_designed_cases_grade_every_clause_on_every_draw():
+    for seed in range(100):
+        cases = early_stopping._designed_cases(np.random.default_rng(seed))
+        for mistake in early_stopping.STOPPING_MISTAKES:
+            assert early_stopping._catches(cases, mistake), (seed, mistake)
+        assert early_stopping._confused(cases) == [], seed
+        for patience, min_delta in early_stopping._default_variants():
+            assert early_stopping._catches_default(cases, patience, min_delta), (seed, patience, min_delta)
+        assert set().union(*map(early_stopping._kinds, cases)) == set(early_stopping.KINDS), seed
+        # each designed case holds the kind its docstring names, and its losses are exact in float32
+        for make, case in zip(early_stopping.DESIGNED, cases):
+            assert all(np.float32(x) == x for x in case.losses if x == x), make.__name__
+    kinds = {make.__name__: early_stopping._kinds(make(np.random.default_rng(7))) for make in early_stopping.DESIGNED}
+    assert "tie" in kinds["_tie_case"] and "exact_delta" in kinds["_exact_delta_case"]
+    assert "tiny_gain" in kinds["_defaults_case"] and "stop_without_copy" in kinds["_no_copy_case"]
+    assert "restore_false_stop" in kinds["_restore_false_case"] and "no_stop" in kinds["_no_stop_case"]
+
+
+def test_the_visible_cases_hold_every_kind_of_case_the_hidden_ones_grade():
+    visible = [early_stopping.Case(**spec) for spec in early_stopping.VISIBLE_CASES]
+    assert set().union(*map(early_stopping._kinds, visible)) == set(early_stopping.KINDS)
+    early_stopping._assert_visible_cases_catch_everything()
+    for seed in range(20):  # random hidden cases hold nothing the kinds do not name
+        for case in early_stopping._hidden_cases(np.random.default_rng(seed)):
+            assert early_stopping._kinds(case) <= set(early_stopping.KINDS)
+    # the constructor: the same kinds of valid and invalid arguments, visible and hidden
+    fixed = early_stopping._construction_arguments(None)
+    drawn = early_stopping._construction_arguments(np.random.default_rng(3))
+    for mine, theirs in zip(fixed, drawn):
+        assert [sorted(k) for k in mine] == [sorted(k) for k in theirs]
 
 
 def test_hidden_cases_are_fresh_and_catch_every_mistake():

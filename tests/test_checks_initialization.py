@@ -4,7 +4,9 @@ Each file in tests/submissions/04_initialization/ holds the code of all solution
 (`# %% <part>` introduces a cell). The correct ones, written in different styles (math, NumPy,
 through the standard deviation as torch does, ints and lists), must pass every visible and
 hidden check; each mistake_*.py must fail exactly the test cells expected.json names, with a
-diagnosis that contains the keyword below. The statistical comparison with torch.nn.init must
+diagnosis that contains the keyword below, whatever the fresh inputs of the hidden checks. Every
+kind of call the hidden checks make (shape type and dimensions, ValueError, default gains,
+keywords) the visible checks make too, so a passing self-check leaves no rule unchecked. The statistical comparison with torch.nn.init must
 never fail a correct bound and must catch a bound that is off by 1%. The grader's static scan
 must flag torch.nn.init shortcuts and no honest solution. The references the visible checks use
 must be what `build_references` makes from the instructor solution; a tampered copy is refused.
@@ -36,6 +38,10 @@ KEYWORDS = {
     "mistake_he_fan_out": "not by fan_out",
     "mistake_he_gain_ignored": "gain is ignored",
     "mistake_he_gain_twice": "counted twice",
+    "mistake_shape_must_be_tuple": "any sequence of ints",
+    "mistake_square_kernel": "kernel is taken as square",
+    "mistake_empty_shape_accepted": "must raise ValueError",
+    "mistake_up_to_conv3d": "any number of kernel dimensions",
 }
 
 
@@ -48,18 +54,68 @@ def test_submission_gets_the_expected_verdicts(stem):
     assert_expected_verdicts(initialization.CHAPTER, stem, initialization.PARTS, KEYWORDS)
 
 
-@pytest.mark.parametrize("stem", ["correct_math", "correct_torch_std", "mistake_he_gain_twice", "mistake_fans_swapped"])
+@pytest.mark.parametrize("stem", sorted(EXPECTED))
 def test_hidden_verdicts_do_not_depend_on_the_fresh_inputs(stem):
+    # a handful of seeds here; the audit ran 200 (see the commit message)
     namespace = namespace_of(SUBMISSIONS / f"{stem}.py")
-    for seed in range(4):
-        np.random.seed(1000 + seed)  # what the grader does per submission and test
+    for seed in range(3):
         for part, check in initialization.PARTS.items():
+            np.random.seed(1000 + seed)  # what the grader does per submission and test
             try:
                 check(LocalImplementation(dict(namespace)), True)
-                passed = True
-            except CheckFailed:
-                passed = False
-            assert passed == EXPECTED[stem][f"test_{part}_hidden"], (stem, part, seed)
+                message = None
+            except CheckFailed as failure:
+                message = str(failure)
+            assert (message is None) == EXPECTED[stem][f"test_{part}_hidden"], (stem, part, seed, message)
+            assert message is None or KEYWORDS[stem] in message, (stem, part, seed, message)
+
+
+def _call_kinds(hidden: bool, seeds=(0,)) -> dict[str, set]:
+    """{function: kinds of call} the visible or hidden checks make on a correct solution: the shape's
+    type and number of dimensions (square or not, for a kernel), or the bound's arguments (which
+    positional, which keywords), and what came back (a value or ValueError)."""
+    correct = namespace_of(SUBMISSIONS / "correct_math.py")
+    kinds = {name: set() for name in initialization.PARTS}
+
+    def recording(name):
+        def call(*args, **kwargs):
+            if name == "fan_in_and_fan_out":
+                shape = args[0]
+                kernel = tuple(shape)[2:]
+                kind = [type(shape).__name__, len(shape), len(set(kernel)) > 1]
+            else:
+                kind = [len(args), tuple(sorted(kwargs))]
+            try:
+                result = correct[name](*args, **kwargs)
+            except ValueError:
+                kinds[name].add(tuple(kind + ["ValueError"]))
+                raise
+            kinds[name].add(tuple(kind + ["value"]))
+            return result
+        return call
+
+    namespace = {name: recording(name) for name in initialization.PARTS}
+    for seed in seeds:
+        np.random.seed(seed)
+        for check in initialization.PARTS.values():
+            check(LocalImplementation(namespace), hidden)
+    return kinds
+
+
+def test_the_visible_checks_make_every_kind_of_call_the_hidden_ones_make():
+    # every shape type and dimension count, (non-)square kernel, ValueError, positional or keyword
+    # argument and default that the hidden tests grade, the self-check already exercises
+    visible, hidden = _call_kinds(False), _call_kinds(True, seeds=range(3))
+    for name in initialization.PARTS:
+        assert hidden[name] <= visible[name], (name, hidden[name] - visible[name])
+    assert {k[:2] for k in visible["fan_in_and_fan_out"]} >= {("tuple", n) for n in range(7)} | {("list", 1)}
+
+
+def test_hidden_kernels_of_every_dimension_count_are_not_square_on_every_draw():
+    for seed in range(200):
+        shapes = initialization._fresh_shapes(np.random.default_rng(seed))
+        for dims in (4, 5, 6):
+            assert any(len(s) == dims and len(set(s[2:])) == dims - 2 for s in shapes), (seed, dims)
 
 
 def test_the_torch_statistics_never_fail_a_correct_bound_and_catch_one_off_by_a_percent():

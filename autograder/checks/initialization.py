@@ -12,9 +12,15 @@ fill. Two comparisons with those tensors:
   uniform draws falls below a * (1 - 20 / n) with probability e^-20, about 2e-9) and the sample
   variance must be a^2 / 3 within 6 standard deviations of a sample variance (for U(-a, a) the
   relative standard deviation is sqrt(4/5) / sqrt(n)).
-Any number type is accepted (int, float, NumPy or 0-d torch scalars): ints where a float is
-expected are fine. Values are compared with a relative tolerance of 1e-6, so a bound computed
-in float32 passes and every wrong formula fails.
+Shapes are given as tuples and as lists (the notebook allows any sequence of ints; a torch.Size
+is a tuple, and crosses the wire to the sandboxed worker as one), of 2 to 6 dimensions, square
+and non-square kernels; fewer than 2 dimensions, () included, must raise ValueError. Any number
+type is accepted back (int, float, NumPy or 0-d torch scalars): ints where a float is expected
+are fine. The bounds are called with and without their gain, positionally and by keyword, and
+compared with torch.nn.init called with and without its own defaults. The visible checks make
+every kind of call the hidden ones make (tests/test_checks_initialization.py checks this).
+Values are compared with a relative tolerance of 1e-6, so a bound computed in float32 passes and
+every wrong formula fails.
 """
 from __future__ import annotations
 
@@ -118,11 +124,17 @@ def _fresh_seed(rng: np.random.Generator) -> int:
 # --------------------------------------------------------------------------------------------
 # fan_in_and_fan_out
 # --------------------------------------------------------------------------------------------
-def _fans(impl, shape) -> tuple:
-    what = f"fan_in_and_fan_out({tuple(shape)})"
+def _fans(impl, shape, as_list: bool = False) -> tuple:
+    """(fan_in, fan_out) as ints from the student's function, called with a tuple (or a list)."""
+    shape = [int(s) for s in shape] if as_list else tuple(int(s) for s in shape)
+    what = f"fan_in_and_fan_out({shape})"
     try:
-        result, _ = impl.call("fan_in_and_fan_out", tuple(int(s) for s in shape))
+        result, _ = impl.call("fan_in_and_fan_out", shape)
     except StudentError as error:
+        if as_list and not error.is_a("NotImplementedError"):
+            raise CheckFailed(f"{what} raised {error}: {ANY_SEQUENCE}") from None
+        if len(shape) > 5 and not error.is_a("NotImplementedError"):
+            raise CheckFailed(f"{what} raised {error}: {ANY_KERNEL}") from None
         raise _student_error("fan_in_and_fan_out", what, error) from None
     if isinstance(result, np.ndarray) and result.shape == (2,):
         result = tuple(result)
@@ -135,16 +147,23 @@ def _fans(impl, shape) -> tuple:
     return tuple(int(v) for v in got), what
 
 
-def _check_fans(impl, shape, expected) -> None:
+ANY_SEQUENCE = ("shape can be any sequence of ints: a tuple, a list or a torch.Size (weight.shape); "
+                "index it (shape[0], shape[1], shape[2:]) instead of requiring one type")
+ANY_KERNEL = ("a weight can have any number of kernel dimensions, (out, in, *kernel): the receptive "
+              "field is the product of all of them, math.prod(shape[2:])")
+
+
+def _check_fans(impl, shape, expected, as_list: bool = False) -> None:
+    """The student's fans of `shape` are `expected`; otherwise name the likely mistake."""
     shape = tuple(int(s) for s in shape)
     expected = tuple(int(v) for v in expected)
-    got, what = _fans(impl, shape)
+    got, what = _fans(impl, shape, as_list)
     if got == expected:
         return
     fan_in, fan_out = expected
     out_ch, in_ch = shape[0], shape[1]
     receptive_field = math.prod(shape[2:])
-    mine = f"{what} returned {got}"
+    mine = f"{what} returned {got}, expected {expected}"
     if got == (fan_out, fan_in):
         raise CheckFailed(f"{mine}: fan_in and fan_out are swapped. PyTorch stores {_layer(shape)}, so "
                           "fan_in comes from shape[1] (the inputs of each unit) and fan_out from shape[0]; "
@@ -157,6 +176,11 @@ def _check_fans(impl, shape, expected) -> None:
         raise CheckFailed(f"{mine}: fan_in and fan_out are swapped (fan_in comes from shape[1], "
                           "PyTorch stores (out_channels, in_channels, *kernel)) and the receptive field "
                           "is ignored (multiply both by the product of the kernel sizes, shape[2:])")
+    square = [k ** (len(shape) - 2) for k in (shape[2], shape[-1])] if len(shape) > 3 else []
+    if any(got == (in_ch * field, out_ch * field) for field in square):
+        raise CheckFailed(f"{mine}: the kernel is taken as square (one kernel size raised to the number of "
+                          f"kernel dimensions), but its sizes {shape[2:]} differ; the receptive field is the "
+                          "product of ALL kernel sizes, math.prod(shape[2:])")
     if len(shape) > 3 and got in ((in_ch * shape[2], out_ch * shape[2]), (in_ch * shape[-1], out_ch * shape[-1])):
         raise CheckFailed(f"{mine}: only one kernel dimension is counted; the receptive field is the "
                           "product of ALL kernel sizes, shape[2:]")
@@ -165,7 +189,8 @@ def _check_fans(impl, shape, expected) -> None:
 
 
 def _check_fans_value_error(impl, shape) -> None:
-    what = f"fan_in_and_fan_out({shape})"
+    """`shape` has fewer than 2 dimensions: the student's function must raise ValueError."""
+    what = f"fan_in_and_fan_out({shape!r})"
     try:
         result, _ = impl.call("fan_in_and_fan_out", shape)
     except StudentError as error:
@@ -174,12 +199,20 @@ def _check_fans_value_error(impl, shape) -> None:
         if error.is_a("NotImplementedError"):
             raise _student_error("fan_in_and_fan_out", what, error) from None
         raise CheckFailed(f"{what} raised {error}; it must raise ValueError: fans need a weight with at "
-                          "least 2 dimensions (like torch.nn.init)") from None
+                          "least 2 dimensions (like torch.nn.init), and that includes the empty shape ()") from None
     raise CheckFailed(f"{what} returned {result!r}; it must raise ValueError: fans need a weight with at "
                       "least 2 dimensions (like torch.nn.init)")
 
 
+def _distinct_kernel(rng: np.random.Generator, dims: int, low: int = 2, high: int = 7) -> tuple[int, ...]:
+    """`dims` different kernel sizes in [low, high]: a non-square kernel, whose product differs from
+    any one size raised to `dims` and (all sizes being >= 2) from their sum."""
+    return tuple(int(k) for k in rng.choice(np.arange(low, high + 1), size=dims, replace=False))
+
+
 def _fresh_shapes(rng: np.random.Generator) -> list[tuple[int, ...]]:
+    """Fresh weight shapes of 2 to 6 dimensions: Linear (wide, tall, tiny, square-free), Conv1d to
+    Conv3d, pointwise, big, and kernels of different sizes in every dimension count from 2 on."""
     def n(low, high):
         return int(rng.integers(low, high + 1))
 
@@ -192,36 +225,49 @@ def _fresh_shapes(rng: np.random.Generator) -> list[tuple[int, ...]]:
         (n(65, 1024), n(2, 64)),                      # Linear, taller than wide
         (1, n(2, 50)), (n(2, 50), 1), (1, 1),         # Linear, tiny
         (n(2, 128), n(2, 128), n(2, 9)),              # Conv1d
-        (n(2, 256), n(2, 256), n(2, 7), n(2, 7)),     # Conv2d, possibly non-square kernel
+        (n(2, 256), n(2, 256), n(2, 7), n(2, 7)),     # Conv2d, possibly square kernel
         (n(2, 64), n(2, 64), n(2, 3), n(3, 5), n(1, 2)),  # Conv3d
         (n(2, 512), n(2, 512), 1, 1),                 # pointwise Conv2d
         (n(1024, 4096), n(1024, 4096), 3, 3),         # a big Conv2d
         (n(2, 8), n(2, 8), n(2, 3), n(2, 3), n(2, 3), n(2, 3)),  # more kernel dimensions
     ]
+    # kernels whose sizes all differ, whatever the draw: every kernel-counting mistake shows
+    for dims in (2, 3, 4):
+        shapes.append((n(2, 32), n(2, 32)) + _distinct_kernel(rng, dims, high=6))
     return shapes
 
 
 def check_fan_in_and_fan_out(impl, hidden: bool) -> None:
+    """Fans against the references (visible) or torch's own (hidden); shapes as tuples and lists;
+    ValueError below 2 dimensions, the empty shape included."""
     if not hidden:
         from autograder.references import load
 
         ref = load(CHAPTER)
-        for i in range(int(ref["fan_count"])):
-            _check_fans(impl, ref[f"fan_shape_{i}"], ref[f"fan_expected_{i}"])
+        shapes = [(ref[f"fan_shape_{i}"], ref[f"fan_expected_{i}"]) for i in range(int(ref["fan_count"]))]
+        for shape, expected in shapes:
+            _check_fans(impl, shape, expected)
+        for shape, expected in shapes:
+            _check_fans(impl, shape, expected, as_list=True)
+        for shape in FAN_ERROR_SHAPES:
+            _check_fans_value_error(impl, shape)
         return
 
     rng = fresh_rng()  # fresh at grading time, reproducible when the grader grades again
-    for shape in _fresh_shapes(rng):
+    shapes = _fresh_shapes(rng)
+    for shape in shapes:
         expected = _torch_fans(shape)
         if expected != _formula_fans(shape):  # the checker's own sanity: torch is the oracle
             raise RuntimeError(f"torch's fans {expected} differ from the formula for {shape}")
         _check_fans(impl, shape, expected)
+    for shape in shapes[::4]:
+        _check_fans(impl, shape, _torch_fans(shape), as_list=True)
     # Linear weights are (out, in): every non-square one tells fan_in from fan_out
     for _ in range(5):
         shape = (int(rng.integers(1, 300)), int(rng.integers(300, 2000)))
         shape = shape[::-1] if rng.random() < 0.5 else shape
         _check_fans(impl, shape, _torch_fans(shape))
-    for shape in ((int(rng.integers(1, 100)),), ()):
+    for shape in ((int(rng.integers(1, 100)),), (), [int(rng.integers(1, 100))]):
         _check_fans_value_error(impl, shape)
 
 
@@ -267,8 +313,9 @@ def _diagnose_xavier(got: float, fan_in: int, fan_out: int, gain: float, what: s
                            "Var(w) = 2 / (fan_in + fan_out), so a = gain * sqrt(6 / (fan_in + fan_out))")
     if _close(got, gain * 6.0 / total):
         return CheckFailed(f"{mine}: the square root is missing: a = gain * sqrt(6 / (fan_in + fan_out))")
-    return CheckFailed(f"{mine} (fan_in = {fan_in}, fan_out = {fan_out}, gain = {_fmt(gain)}): the Xavier "
-                       "uniform bound is a = gain * sqrt(6 / (fan_in + fan_out))")
+    return CheckFailed(f"{mine}, expected {_fmt(_xavier_formula(fan_in, fan_out, gain))} (fan_in = {fan_in}, "
+                       f"fan_out = {fan_out}, gain = {_fmt(gain)}): the Xavier uniform bound is "
+                       "a = gain * sqrt(6 / (fan_in + fan_out))")
 
 
 def _diagnose_he(got: float, fan_in: int, gain: float, what: str) -> CheckFailed:
@@ -289,8 +336,8 @@ def _diagnose_he(got: float, fan_in: int, gain: float, what: str) -> CheckFailed
         return CheckFailed(f"{mine}: the gain multiplies the bound, outside the square root: gain * sqrt(3 / fan_in)")
     if _close(got, gain * 3.0 / fan_in):
         return CheckFailed(f"{mine}: the square root is missing: a = gain * sqrt(3 / fan_in)")
-    return CheckFailed(f"{mine} (fan_in = {fan_in}, gain = {_fmt(gain)}): the He (Kaiming) uniform bound "
-                       "is a = gain * sqrt(3 / fan_in)")
+    return CheckFailed(f"{mine}, expected {_fmt(_he_formula(fan_in, gain))} (fan_in = {fan_in}, gain = "
+                       f"{_fmt(gain)}): the He (Kaiming) uniform bound is a = gain * sqrt(3 / fan_in)")
 
 
 def _xavier(impl, fan_in, fan_out, gain=None, keywords=False) -> tuple[float, str]:
@@ -309,16 +356,20 @@ def _xavier(impl, fan_in, fan_out, gain=None, keywords=False) -> tuple[float, st
     return _call_bound(impl, "xavier_uniform_bound", what, *args), what
 
 
+def _diagnose_xavier_call(got: float, fan_in: int, fan_out: int, gain, what: str) -> CheckFailed:
+    """The diagnosis of a wrong Xavier bound; `gain=None` means the call relied on the default gain."""
+    if gain is None and _close(got, _xavier_formula(fan_in, fan_out, RELU_GAIN)):
+        return CheckFailed(f"{what} returned {_fmt(got)}, expected {_fmt(_xavier_formula(fan_in, fan_out))}: "
+                           "the default gain is 1.0 (torch.nn.init.xavier_uniform_'s default), not sqrt(2)")
+    return _diagnose_xavier(got, fan_in, fan_out, 1.0 if gain is None else gain, what)
+
+
 def _check_xavier(impl, fan_in, fan_out, gain=None, expected=None, keywords=False) -> None:
     got, what = _xavier(impl, fan_in, fan_out, gain, keywords)
     used_gain = 1.0 if gain is None else gain
     want = _xavier_formula(fan_in, fan_out, used_gain) if expected is None else float(expected)
-    if _close(got, want):
-        return
-    if gain is None and _close(got, _xavier_formula(fan_in, fan_out, RELU_GAIN)):
-        raise CheckFailed(f"{what} returned {_fmt(got)}: the default gain is 1.0 (torch.nn.init.xavier_uniform_'s "
-                          "default), not sqrt(2)")
-    raise _diagnose_xavier(got, fan_in, fan_out, used_gain, what)
+    if not _close(got, want):
+        raise _diagnose_xavier_call(got, fan_in, fan_out, gain, what)
 
 
 def _he(impl, fan_in, gain=None, keywords=False) -> tuple[float, str]:
@@ -342,16 +393,20 @@ def _he(impl, fan_in, gain=None, keywords=False) -> tuple[float, str]:
     return _call_bound(impl, "he_uniform_bound", what, *args), what
 
 
+def _diagnose_he_call(got: float, fan_in: int, gain, what: str) -> CheckFailed:
+    """The diagnosis of a wrong He bound; `gain=None` means the call relied on the default gain."""
+    if gain is None and _close(got, _he_formula(fan_in, 1.0)):
+        return CheckFailed(f"{what} returned {_fmt(got)}, expected {_fmt(_he_formula(fan_in))}: the default gain "
+                           "is sqrt(2), ReLU's gain (torch.nn.init.calculate_gain('relu')), not 1")
+    return _diagnose_he(got, fan_in, RELU_GAIN if gain is None else gain, what)
+
+
 def _check_he(impl, fan_in, gain=None, expected=None, keywords=False) -> None:
     got, what = _he(impl, fan_in, gain, keywords)
     used_gain = RELU_GAIN if gain is None else gain
     want = _he_formula(fan_in, used_gain) if expected is None else float(expected)
-    if _close(got, want):
-        return
-    if gain is None and _close(got, _he_formula(fan_in, 1.0)):
-        raise CheckFailed(f"{what} returned {_fmt(got)}: the default gain is sqrt(2), ReLU's gain "
-                          "(torch.nn.init.calculate_gain('relu')), not 1")
-    raise _diagnose_he(got, fan_in, used_gain, what)
+    if not _close(got, want):
+        raise _diagnose_he_call(got, fan_in, gain, what)
 
 
 def _against_torch(bound: float, formula: float, diagnose, shape, seed: int, torch_kind: str,
@@ -410,19 +465,22 @@ def check_xavier_uniform_bound(impl, hidden: bool) -> None:
             _check_xavier(impl, int(fan_in), int(fan_out), float(gain), bound)
         fan_in, fan_out, gain = ref["xavier_args"][-1]
         _check_xavier(impl, int(fan_in), int(fan_out), float(gain), ref["xavier_bound"][-1], keywords=True)
+        fan_in, fan_out = ref["xavier_default_args"][0]
+        _check_xavier(impl, int(fan_in), int(fan_out), None, ref["xavier_default_bound"][0], keywords=True)
         return
 
     import torch
 
     rng = fresh_rng()
     gains = [1.0, 5.0 / 3.0, RELU_GAIN, float(rng.uniform(0.3, 3.0))]
-    # against torch.nn.init.xavier_uniform_: the same draws, and the statistics of a large fill
-    for shape, gain in zip(_torch_stat_shapes(rng), [1.0, 5.0 / 3.0, float(rng.uniform(0.3, 3.0)), RELU_GAIN, 1.0]):
+    # against torch.nn.init.xavier_uniform_: the same draws, and the statistics of a large fill;
+    # gain None: both sides use their default gain (torch's is 1)
+    for shape, gain in zip(_torch_stat_shapes(rng), [None, 5.0 / 3.0, float(rng.uniform(0.3, 3.0)), RELU_GAIN, 1.0]):
         fan_in, fan_out = _torch_fans(shape)
         bound, what = _xavier(impl, fan_in, fan_out, gain)
-        _against_torch(bound, _xavier_formula(fan_in, fan_out, gain),
-                       lambda: _diagnose_xavier(bound, fan_in, fan_out, gain, what),
-                       shape, _fresh_seed(rng), "xavier_uniform_", {"gain": gain}, what)
+        _against_torch(bound, _xavier_formula(fan_in, fan_out, 1.0 if gain is None else gain),
+                       lambda: _diagnose_xavier_call(bound, fan_in, fan_out, gain, what),
+                       shape, _fresh_seed(rng), "xavier_uniform_", {} if gain is None else {"gain": gain}, what)
     # exact agreement with the formula on fresh fans, small and large; the default gain; keywords
     for _ in range(12):
         fan_in, fan_out = int(rng.integers(1, 20000)), int(rng.integers(1, 20000))
@@ -457,7 +515,8 @@ def check_he_uniform_bound(impl, hidden: bool) -> None:
 
     rng = fresh_rng()
     # against torch.nn.init.kaiming_uniform_ (mode="fan_in"): relu, leaky_relu, tanh and linear gains
-    settings = [({"mode": "fan_in", "nonlinearity": "relu"}, None),
+    # ({}, None): torch's defaults (mode="fan_in", nonlinearity="leaky_relu", a=0: gain sqrt(2)) against yours
+    settings = [({}, None),
                 ({"mode": "fan_in", "nonlinearity": "relu"}, RELU_GAIN),
                 ({"mode": "fan_in", "nonlinearity": "leaky_relu", "a": float(rng.uniform(0.01, 0.5))}, "leaky"),
                 ({"mode": "fan_in", "nonlinearity": "tanh"}, 5.0 / 3.0),
@@ -467,8 +526,8 @@ def check_he_uniform_bound(impl, hidden: bool) -> None:
         if gain == "leaky":
             gain = float(torch.nn.init.calculate_gain("leaky_relu", kwargs["a"]))
         bound, what = _he(impl, fan_in, gain)
-        used = RELU_GAIN if gain is None else gain
-        _against_torch(bound, _he_formula(fan_in, used), lambda: _diagnose_he(bound, fan_in, used, what),
+        _against_torch(bound, _he_formula(fan_in, RELU_GAIN if gain is None else gain),
+                       lambda: _diagnose_he_call(bound, fan_in, gain, what),
                        shape, _fresh_seed(rng), "kaiming_uniform_", kwargs, what)
     # exact agreement with the formula on fresh fans; the default gain; keywords
     for _ in range(12):
@@ -485,11 +544,17 @@ def check_he_uniform_bound(impl, hidden: bool) -> None:
 # --------------------------------------------------------------------------------------------
 # references
 # --------------------------------------------------------------------------------------------
-FAN_SHAPES = [(256, 784), (10, 256), (1, 5), (16, 3, 5, 5), (8, 4, 3), (32, 16, 3, 3, 3), (64, 32, 1, 1), (6, 2, 3, 5)]
+# Every kind of input the hidden checks use: Linear (wide, tall, tiny), Conv1d to Conv3d, square
+# and non-square kernels, pointwise, 6 dimensions; fewer than 2 dimensions raise ValueError
+# (a list too: every shape is also given as a list). Gains: 1, above and below 1, ReLU's, tanh's,
+# SELU's (3/4), leaky ReLU's with a = 0.2; and every function relying on its default gain.
+FAN_SHAPES = [(256, 784), (10, 256), (1, 5), (16, 3, 5, 5), (8, 4, 3), (32, 16, 3, 3, 3), (64, 32, 1, 1), (6, 2, 3, 5),
+              (3, 2, 2, 3, 4, 5), (2, 3, 2, 2, 2, 2), (4, 5, 3, 5, 2)]
+FAN_ERROR_SHAPES = [(5,), (), [3]]
 XAVIER_DEFAULT = [(784, 256), (10, 10), (1, 5)]
-XAVIER_GAIN = [(75, 400, 5.0 / 3.0), (128, 64, math.sqrt(2.0)), (3, 3, 1.0), (300, 100, 0.5)]
+XAVIER_GAIN = [(75, 400, 5.0 / 3.0), (128, 64, math.sqrt(2.0)), (3, 3, 1.0), (300, 100, 0.5), (640, 320, 0.75)]
 HE_DEFAULT = [784, 75, 6]
-HE_GAIN = [(300, 1.0), (256, 5.0 / 3.0), (3, 1.0), (1000, 0.25)]
+HE_GAIN = [(300, 1.0), (256, 5.0 / 3.0), (3, 1.0), (500, math.sqrt(2.0 / (1 + 0.2**2))), (1000, 0.25)]
 
 
 def _reproduces_torch(bound: float, shape, kind: str, **kwargs) -> bool:
@@ -507,11 +572,12 @@ def build_references(ns: dict) -> dict[str, np.ndarray]:
     refs: dict[str, np.ndarray] = {"fan_count": np.array(len(FAN_SHAPES))}
     for i, shape in enumerate(FAN_SHAPES):
         got = tuple(int(v) for v in fans(shape))
-        if got != _torch_fans(shape) or got != tuple(torch.nn.init._calculate_fan_in_and_fan_out(torch.empty(shape))):
+        if (got != _torch_fans(shape) or got != tuple(int(v) for v in fans(list(shape)))
+                or got != tuple(torch.nn.init._calculate_fan_in_and_fan_out(torch.empty(shape)))):
             raise AssertionError(f"instructor fan_in_and_fan_out{shape} = {got} disagrees with torch")
         refs[f"fan_shape_{i}"] = np.array(shape, dtype=np.int64)
         refs[f"fan_expected_{i}"] = np.array(got, dtype=np.int64)
-    for shape in ((5,), ()):
+    for shape in FAN_ERROR_SHAPES:
         try:
             fans(shape)
         except ValueError:
@@ -521,8 +587,8 @@ def build_references(ns: dict) -> dict[str, np.ndarray]:
 
     def xavier_case(fan_in, fan_out, gain=None):
         bound = float(xavier(fan_in, fan_out) if gain is None else xavier(fan_in, fan_out, gain))
-        # a Linear weight (fan_out, fan_in) has exactly these fans
-        if not _reproduces_torch(bound, (fan_out, fan_in), "xavier_uniform_", gain=1.0 if gain is None else gain):
+        # a Linear weight (fan_out, fan_in) has exactly these fans; no gain: torch's default gain
+        if not _reproduces_torch(bound, (fan_out, fan_in), "xavier_uniform_", **({} if gain is None else {"gain": gain})):
             raise AssertionError(f"instructor xavier_uniform_bound{(fan_in, fan_out, gain)} disagrees with torch")
         return bound
 
@@ -533,8 +599,9 @@ def build_references(ns: dict) -> dict[str, np.ndarray]:
 
     def he_case(fan_in, gain=None):
         bound = float(he(fan_in) if gain is None else he(fan_in, gain))
-        if gain is None:
-            ok = _reproduces_torch(bound, (7, fan_in), "kaiming_uniform_", mode="fan_in", nonlinearity="relu")
+        if gain is None:  # torch's defaults too: mode="fan_in", nonlinearity="leaky_relu", a=0, i.e. ReLU's gain
+            ok = (_reproduces_torch(bound, (7, fan_in), "kaiming_uniform_")
+                  and _reproduces_torch(bound, (7, fan_in), "kaiming_uniform_", mode="fan_in", nonlinearity="relu"))
         else:
             # kaiming_uniform_ with nonlinearity="linear" has gain 1; scale for other gains
             ok = _reproduces_torch(bound / gain, (7, fan_in), "kaiming_uniform_", mode="fan_in", nonlinearity="linear")
