@@ -22,9 +22,11 @@ import os
 import py_compile
 import json
 import re
+import shutil
 import subprocess
 import sys
 import sysconfig
+import tempfile
 from pathlib import Path
 
 from autograder.families import Family
@@ -166,10 +168,14 @@ def build(families: list[Family], cache: Path) -> list[tuple[str, str]]:
     manifest = target / "mounts.txt"
     if manifest.is_file():
         return [tuple(line.split("\t")) for line in manifest.read_text().splitlines() if line]
-    mounts = []
+    # Built in a folder of its own and renamed into place when whole: two graders starting at
+    # once never mount a half-written copy (the second one's work is simply dropped).
+    cache.mkdir(parents=True, exist_ok=True)
+    building = Path(tempfile.mkdtemp(prefix="building-", dir=cache))
     keep: dict[str, set[int]] = {}
     for file, line in called_at_import():
         keep.setdefault(file, set()).add(line)
+    pairs = []  # (relative path of a file in the built folder, original path)
     for path in files:
         relative = path.relative_to(root)
         text = path.read_text(encoding="utf-8")
@@ -179,19 +185,24 @@ def build(families: list[Family], cache: Path) -> list[tuple[str, str]]:
         text, removed = sanitised_source(text, families, _module_name(relative), whole, keep.get(str(path), set()))
         if not removed:
             continue  # the pattern matched a comment or a string, not a definition
-        copy = target / relative
+        copy = building / relative
         copy.parent.mkdir(parents=True, exist_ok=True)
         copy.write_text(text, encoding="utf-8")
-        compiled = target / "bytecode" / relative.with_suffix(".pyc")
+        os.chmod(copy, 0o644)
+        compiled = building / "bytecode" / relative.with_suffix(".pyc")
         compiled.parent.mkdir(parents=True, exist_ok=True)
         py_compile.compile(str(copy), cfile=str(compiled), dfile=str(path), doraise=True,
                            invalidation_mode=py_compile.PycInvalidationMode.TIMESTAMP)
-        mounts.append((str(copy), str(path)))
+        os.chmod(compiled, 0o644)
+        pairs.append((relative, path))
         cached = path.parent / "__pycache__"
         for original_pyc in sorted(cached.glob(f"{path.stem}.*.pyc")) if cached.is_dir() else []:
-            mounts.append((str(compiled), str(original_pyc)))
-    for copy, _ in mounts:
-        os.chmod(copy, 0o644)
-    target.mkdir(parents=True, exist_ok=True)
-    manifest.write_text("".join(f"{copy}\t{original}\n" for copy, original in mounts))
-    return mounts
+            pairs.append((Path("bytecode") / relative.with_suffix(".pyc"), original_pyc))
+    (building / "mounts.txt").write_text("".join(f"{target / rel}\t{original}\n" for rel, original in pairs))
+    for folder in [building, *(p for p in building.rglob("*") if p.is_dir())]:
+        os.chmod(folder, 0o755)
+    try:
+        os.rename(building, target)
+    except OSError:  # another grader got there first: use its copy
+        shutil.rmtree(building, ignore_errors=True)
+    return [tuple(line.split("\t")) for line in manifest.read_text().splitlines() if line]
