@@ -6,7 +6,6 @@ nothing a student typed there may run or fetch anything in a reader's browser.
 from __future__ import annotations
 
 import html
-import json
 import re
 from pathlib import Path
 from urllib.parse import unquote
@@ -14,7 +13,7 @@ from urllib.parse import unquote
 import mistune
 
 from autograder.sanitize import clean_html, link_kept, visible_controls
-from autograder.submissions import MAX_NOTEBOOK_BYTES
+from autograder.submissions import UnreadableNotebook, cell_source, read_notebook
 
 MAX_ANSWER_CHARS = 20_000
 
@@ -93,28 +92,29 @@ def inert_markdown(text: str) -> str:
 
 
 def answer_cells(path: Path, grade_ids: list[str]) -> tuple[dict[str, str], list[str]]:
+    """The student's written answers in the notebook at `path` (see `written_answers`)."""
+    if not grade_ids:
+        return {}, []
+    try:
+        return written_answers(read_notebook(path), grade_ids)
+    except UnreadableNotebook:
+        return {}, []  # solution_cells already reported the unreadable notebook
+
+
+def written_answers(cells: list[dict], grade_ids: list[str]) -> tuple[dict[str, str], list[str]]:
     """The student's written answers {grade_id: text} to the manually graded questions, and problems.
 
     An answer is found by its cell's grade_id (a markdown cell nbgrader marks solution and
     grade). Only the text travels, made inert by `inert_markdown`; it is never executed.
     """
-    if not grade_ids:
-        return {}, []
-    try:
-        if path.stat().st_size > MAX_NOTEBOOK_BYTES:
-            return {}, []
-        cells = json.loads(path.read_text(encoding="utf-8", errors="replace"))["cells"]
-    except (ValueError, KeyError, TypeError, OSError):
-        return {}, []  # solution_cells already reported the unreadable notebook
     answers: dict[str, str] = {}
     for cell in cells:
-        if not isinstance(cell, dict) or cell.get("cell_type") != "markdown":
+        if cell.get("cell_type") != "markdown":
             continue
         meta = cell.get("metadata")
         meta = meta.get("nbgrader") if isinstance(meta, dict) else None
         if isinstance(meta, dict) and meta.get("grade_id") in grade_ids and meta.get("solution"):
-            source = cell.get("source", "")
-            answers[meta["grade_id"]] = inert_markdown("".join(source) if isinstance(source, list) else str(source))
+            answers[meta["grade_id"]] = inert_markdown(cell_source(cell))
     missing = [g for g in grade_ids if g not in answers]
     problems = [f"no answer cell for {', '.join(missing)} (deleted, or its metadata changed): "
                 "graded as unanswered"] if missing else []

@@ -196,7 +196,7 @@ def grade_one_safely(task: dict) -> dict:
     except Exception as error:
         reason = _short(f"the grader could not grade this submission ({type(error).__name__}: {error})", 300)
         return {"student_id": task["student_id"], "sha256": task["sha256"], "origin": task["origin"], "cells": [],
-                "verdicts": {t["grade_id"]: {"passed": False, "message": reason} for t in task["tests"]},
+                "verdicts": _all_failed(task, reason),
                 "problems": task["problems"] + [reason], "seconds": 0.0,
                 "grader_error": True}  # not a verdict on the student: the next run grades it again
 

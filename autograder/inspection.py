@@ -56,13 +56,12 @@ def _inspect_here(request: dict) -> dict:
     """The child's work: everything taken from the notebook, as plain JSON."""
     from autograder import answers, forbidden, submissions
 
-    path = Path(request["path"])
     try:
-        submissions.read_notebook(path)
+        notebook = submissions.read_notebook(Path(request["path"]))
     except submissions.UnreadableNotebook as exc:
         return {"cells": [], "answers": {}, "findings": {}, "problems": [], "unreadable": str(exc)}
-    cells, problems = submissions.solution_cells(path, request["parts"])
-    written, answer_problems = answers.answer_cells(path, request["answers"])
+    cells, problems = submissions.graded_code(notebook, request["parts"])
+    written, answer_problems = answers.written_answers(notebook, request["answers"]) if request["answers"] else ({}, [])
     allowed = set(request["allowed"])
     findings = {part: forbidden.findings(source, allowed, set(request["scan"][part]))
                 for part, source in cells if part in request["scan"]}

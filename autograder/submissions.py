@@ -237,16 +237,21 @@ def cell_source(cell: dict) -> str:
 
 
 def solution_cells(path: Path, parts: list[str]) -> tuple[list[tuple[str, str]], list[str]]:
+    """The student's code for each graded part of the notebook at `path` (see `graded_code`)."""
+    try:
+        return graded_code(read_notebook(path), parts)
+    except UnreadableNotebook as exc:
+        return [], [str(exc)]
+
+
+def graded_code(cells: list[dict], parts: list[str]) -> tuple[list[tuple[str, str]], list[str]]:
     """The student's code for each graded part, in order, and the problems met reading it.
 
     A part's cell is the solution cell carrying its grade_id; if the metadata was removed or
     altered, the last code cell that defines the part's name. Nothing else the student wrote runs.
     A cell longer than MAX_CELL_CHARS is not graded (its part fails with that reason).
     """
-    try:
-        cells = [c for c in read_notebook(path) if c.get("cell_type") == "code"]
-    except UnreadableNotebook as exc:
-        return [], [str(exc)]
+    cells = [c for c in cells if c.get("cell_type") == "code"]
     problems = []
     sized = []
     for cell in cells:

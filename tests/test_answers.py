@@ -201,3 +201,13 @@ def test_the_sanitiser_keeps_only_web_and_mail_links():
     for url in ("javascript:alert(1)", " JaVaScRiPt:alert(1)", "java\tscript:alert(1)", "data:text/html,x",
                 "vbscript:x", "file:///etc/passwd", "/formgrader/api", "#top", "//evil.example/x"):
         assert not sanitize.link_kept(url), url
+
+
+def test_a_malformed_answer_cell_is_read_as_far_as_it_is_text(tmp_path):
+    """A source that is a list holding numbers or a dict as metadata never crashes the reader."""
+    path = tmp_path / "odd.ipynb"
+    path.write_text(json.dumps({"cells": [
+        {"cell_type": "markdown", "source": ["Plain words", 7, None], "metadata": {"nbgrader": {"grade_id": "q", "solution": True}}},
+        {"cell_type": "markdown", "source": "x", "metadata": "not a dict"}, 3, "text"]}))
+    answers, problems = answer_text.answer_cells(path, ["q", "r"])
+    assert answers == {"q": "Plain words"} and "no answer cell for r" in problems[0]
