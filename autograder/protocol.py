@@ -14,6 +14,7 @@ import numpy as np
 
 ALLOWED_KINDS = set("biuf")  # bool, signed and unsigned int, float
 MAX_MESSAGE_BYTES = 256 * 1024 * 1024
+MAX_TEXT = 2000  # characters of any text (an exception message, say) either side sends or quotes
 
 
 class ProtocolError(RuntimeError):

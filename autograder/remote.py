@@ -16,8 +16,6 @@ from autograder import protocol, sandbox
 from autograder.checks.adapter import CheckFailed, StudentError
 from autograder.fair_share import FairShare
 
-MAX_TEXT = 2000  # characters of any text from the worker that a verdict may quote
-
 
 class WorkerDied(CheckFailed):
     """The student's process ended or hung: reported as the failing check's reason."""
@@ -105,7 +103,7 @@ class RemoteImplementation:
                     allowance = self.load_timeout if progress is not None else max(self.load_timeout, self.startup_timeout)
                     reply = protocol.loads(self._readline(self._remaining(allowance)))
                     if "progress" not in reply:
-                        self.cell_errors = {str(k)[:200]: str(v)[:MAX_TEXT] for k, v in dict(reply.get("cell_errors", {})).items()}
+                        self.cell_errors = {str(k)[:200]: str(v)[:protocol.MAX_TEXT] for k, v in dict(reply.get("cell_errors", {})).items()}
                         return
                     progress = reply["progress"]
             except (protocol.ProtocolError, WorkerDied, TypeError, ValueError) as exc:
@@ -218,10 +216,10 @@ class RemoteImplementation:
         if "student_error" in reply:
             error = reply["student_error"]
             raise StudentError(tuple(str(t)[:100] for t in list(error["types"])[:20]) or ("Exception",),
-                               str(error["message"])[:MAX_TEXT])
+                               str(error["message"])[:protocol.MAX_TEXT])
         if "check_failed" in reply:
-            raise CheckFailed(str(reply["check_failed"])[:MAX_TEXT])
-        raise CheckFailed(f"the grader could not run this check ({str(reply.get('worker_error', 'unknown error'))[:MAX_TEXT]})")
+            raise CheckFailed(str(reply["check_failed"])[:protocol.MAX_TEXT])
+        raise CheckFailed(f"the grader could not run this check ({str(reply.get('worker_error', 'unknown error'))[:protocol.MAX_TEXT]})")
 
     # -- the Implementation interface ----------------------------------------------------------
     def has(self, name: str) -> bool:

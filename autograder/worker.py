@@ -22,9 +22,6 @@ import sys
 import traceback
 
 
-MAX_TEXT = 2000  # characters of an exception message sent back (the grader cuts again)
-
-
 def drop_privileges(uid: int) -> None:
     """Become `uid` (and its group) for good: real, effective and saved ids, no supplementary groups.
 
@@ -109,7 +106,7 @@ def main(read_fd: int, write_fd: int) -> None:
             try:
                 exec(compile(ast.Module([statement], type_ignores=[]), f"<cell {grade_id}>", "exec"), namespace)
             except BaseException as exc:  # SystemExit and KeyboardInterrupt from student code too
-                cell_errors.setdefault(grade_id, f"{type(exc).__name__}: {str(exc)[:MAX_TEXT]}")
+                cell_errors.setdefault(grade_id, f"{type(exc).__name__}: {str(exc)[:protocol.MAX_TEXT]}")
     impl = LocalImplementation(namespace, log_operations=False)
     send({"ok": True, "cell_errors": cell_errors})
 
@@ -137,12 +134,12 @@ def main(read_fd: int, write_fd: int) -> None:
                 raise ValueError(f"unknown op {op!r}")
             reply = {"ok": True, "result": protocol.encode(to_wire(result))}
         except StudentError as exc:
-            reply = {"ok": False, "student_error": {"types": list(exc.type_names)[:20], "message": exc.message[:MAX_TEXT]}}
+            reply = {"ok": False, "student_error": {"types": list(exc.type_names)[:20], "message": exc.message[:protocol.MAX_TEXT]}}
         except CheckFailed as exc:
-            reply = {"ok": False, "check_failed": str(exc)[:MAX_TEXT]}
+            reply = {"ok": False, "check_failed": str(exc)[:protocol.MAX_TEXT]}
         except BaseException as exc:
-            reply = {"ok": False, "worker_error": f"{type(exc).__name__}: {str(exc)[:MAX_TEXT]}",
-                     "trace": traceback.format_exc(limit=3)[-MAX_TEXT:]}
+            reply = {"ok": False, "worker_error": f"{type(exc).__name__}: {str(exc)[:protocol.MAX_TEXT]}",
+                     "trace": traceback.format_exc(limit=3)[-protocol.MAX_TEXT:]}
         send(reply)
 
 
