@@ -290,6 +290,18 @@ def _canonical_notebook(assignment: str, result: dict) -> nbformat.NotebookNode:
     return nb
 
 
+def _write_receipts(target: Path, receipts: dict[str, str]) -> None:
+    """Put the exchange's timestamp.txt and submission_secret.txt beside the canonical notebook.
+
+    nbgrader carries them through autograde into feedback/<student>/<assignment>/, where
+    `nbgrader release_feedback` needs both: it names the released file after the secret, the
+    name the student's `nbgrader fetch_feedback` looks for. (Names come from a fixed list.)
+    """
+    for name in submissions.EXCHANGE_RECEIPTS:
+        if name in receipts:
+            (target / name).write_text(receipts[name])
+
+
 def _write_grades_csv(course: Path, out: Path, assignment: str, db_url: str, students: list[str],
                       graded: list[str]) -> int:
     """grades.csv from the gradebook; returns how many written answers still await manual grading.
@@ -407,11 +419,13 @@ def grade(assignment: str, paths: list[Path], out: Path, jobs: int = 1, timeout:
         if not subs:
             raise submissions.SubmissionError(f"no .ipynb notebooks found in {', '.join(map(str, paths))}")
         todo, done = [], []
+        receipts = {sub.student_id: sub.receipts for sub in subs}  # a new exchange submission is graded anew
         for sub in subs:
             cached = results_dir / f"{sub.student_id}.json"
             if not force and cached.is_file():
                 previous = json.loads(cached.read_text())
-                if previous.get("sha256") == sub.sha256 and not previous.get("grader_error"):
+                if (previous.get("sha256") == sub.sha256 and previous.get("receipts", {}) == sub.receipts
+                        and not previous.get("grader_error")):
                     done.append(previous)
                     continue
             todo.append({"student_id": sub.student_id, "path": str(sub.path), "origin": sub.origin,
@@ -425,6 +439,7 @@ def grade(assignment: str, paths: list[Path], out: Path, jobs: int = 1, timeout:
             with context.Pool(processes=max(1, min(jobs, len(todo)))) as pool:
                 bar = tqdm(total=len(todo), desc=f"grading {assignment}", unit="submission", disable=not progress)
                 for result in pool.imap_unordered(grade_one_safely, todo):
+                    result["receipts"] = receipts[result["student_id"]]
                     (results_dir / f"{result['student_id']}.json").write_text(json.dumps(result, indent=1))
                     fresh.append(result)
                     bar.update()
@@ -440,6 +455,7 @@ def grade(assignment: str, paths: list[Path], out: Path, jobs: int = 1, timeout:
         target = course / "submitted" / student / assignment
         target.mkdir(parents=True)
         nbformat.write(_canonical_notebook(assignment, result), target / f"{assignment}.ipynb")
+        _write_receipts(target, result.get("receipts", {}))
     all_results = sorted(done + fresh, key=lambda r: r["student_id"])
     if fresh or not (out / "grades.csv").is_file():
         _run_nbgrader(course, "autograde", assignment, notebooks=len(fresh))

@@ -5,6 +5,11 @@ Accepted: `.ipynb` files (student id = file stem); folders holding such files, o
 `.zip` files as an LMS exports them (Moodle's `Name_123_assignsubmission_file_/` folders and
 Canvas's `name_123_456_file.ipynb` names are recognised). Nothing is modified or deleted.
 
+nbgrader's layout is what `nbgrader collect` makes in the course's `submitted/`: there, the other
+assignments' folders (`<student>/<other assignment>/`) are left alone, and the receipts `nbgrader
+submit` wrote beside the notebook (`timestamp.txt`, `submission_secret.txt`) go with the
+submission, so that the grader's gradebook can release feedback through the exchange.
+
 Only regular files are submissions. A symbolic link is never followed (in a folder, in nbgrader's
 layout, in a zip, or named on the command line: a link to the instructor's solution is still a
 link); a folder named like a notebook, a pipe, an over-large or unsafe zip entry: each becomes a
@@ -30,6 +35,10 @@ MAX_NOTEBOOK_BYTES = 50 * 1024**2
 _CANVAS = re.compile(r"^(?P<student>[^_]+(?:_late)?_\d+)_\d+_.+$", re.IGNORECASE)
 _MOODLE_SUFFIX = re.compile(r"_assignsubmission_\w+_?$")
 _SKIPPED_FOLDERS = (".ipynb_checkpoints", "__MACOSX")
+EXCHANGE_RECEIPTS = ("timestamp.txt", "submission_secret.txt")  # what `nbgrader submit` writes beside the notebook
+MAX_RECEIPT_BYTES = 1024
+_TIMESTAMP = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(\.\d{1,6})? UTC\s*")  # nbgrader's default format
+_SECRET = re.compile(r"[0-9a-f]{1,256}")                                           # secrets.token_hex, as submit makes it
 
 
 class SubmissionError(ValueError):
@@ -44,6 +53,7 @@ class Submission:
     sha256: str = ""
     problems: list[str] = field(default_factory=list)
     unusable: str | None = None      # why this entry cannot be graded at all (it scores 0)
+    receipts: dict[str, str] = field(default_factory=dict)  # {EXCHANGE_RECEIPTS name: text}, nbgrader's layout only
 
 
 def _clean_id(raw: str) -> str:
@@ -85,14 +95,61 @@ def _entries(folder: Path) -> list[Path]:
     return sorted(found)
 
 
+def _in_nbgrader_layout(rel: PurePosixPath, assignment: str) -> bool:
+    """True if `rel` is `<student>/<assignment>/<notebook>.ipynb`, as `nbgrader collect` lays it out."""
+    return len(rel.parts) == 3 and rel.parts[1] == assignment
+
+
+def _of_another_assignment(rel: PurePosixPath, assignment: str, nbgrader_layout: bool) -> bool:
+    """True if `rel` is `<student>/<other assignment>/...` in a folder laid out as nbgrader's submitted/."""
+    return nbgrader_layout and len(rel.parts) >= 3 and rel.parts[1] != assignment
+
+
+def exchange_receipts(folder: Path) -> tuple[dict[str, str], list[str]]:
+    """The receipts `nbgrader submit` left in `folder` ({name: exact text}), and why any was left out.
+
+    nbgrader records the timestamp in the gradebook, and `release_feedback` names each feedback
+    file after the secret, which is how the student's `fetch_feedback` finds it. The student could
+    have written either file, so only what nbgrader itself writes is kept: a malformed timestamp
+    would stop `nbgrader autograde` for the whole batch.
+    """
+    from nbgrader.utils import parse_utc
+
+    receipts, problems = {}, []
+    for name in EXCHANGE_RECEIPTS:
+        path = folder / name
+        if not os.path.lexists(path):
+            continue
+        try:
+            text = read_regular_file(path, MAX_RECEIPT_BYTES).decode("ascii")
+            pattern = _TIMESTAMP if name == "timestamp.txt" else _SECRET
+            if not pattern.fullmatch(text):
+                raise ValueError("not what nbgrader submit writes")
+            if name == "timestamp.txt":
+                parse_utc(text.strip())
+        except (UnreadableNotebook, UnicodeDecodeError, ValueError, OverflowError) as exc:
+            reason = "a symbolic link, or not a small regular file" if isinstance(exc, UnreadableNotebook) else str(exc)[:100]
+            problems.append(f"{name} left out ({reason}): its feedback cannot be released through the exchange")
+            continue
+        receipts[name] = text
+    return receipts, problems
+
+
 def _notebooks_in(folder: Path, assignment: str, origin: str, unsafe: dict[str, str] = None) -> list[Submission]:
     """One submission per student found in `folder`; `unsafe`: {relative name: reason} of zip
     entries that were not extracted, reported as rows of their own."""
     found = []
-    for path in _entries(folder):
-        rel = path.relative_to(folder)
+    entries = [(path, PurePosixPath(path.relative_to(folder).as_posix())) for path in _entries(folder)]
+    nbgrader_layout = any(_in_nbgrader_layout(rel, assignment) for _, rel in entries)
+    for path, rel in entries:
+        if _of_another_assignment(rel, assignment, nbgrader_layout):
+            continue
         student = rel.stem if len(rel.parts) == 1 else rel.parts[0]
-        found.append(Submission(_clean_id(student), path, f"{origin}/{rel.as_posix()}", unusable=why_unusable(path)))
+        sub = Submission(_clean_id(student), path, f"{origin}/{rel.as_posix()}", unusable=why_unusable(path))
+        if _in_nbgrader_layout(rel, assignment) and sub.unusable is None:
+            sub.receipts, problems = exchange_receipts(path.parent)
+            sub.problems += problems
+        found.append(sub)
     for name, reason in sorted((unsafe or {}).items()):
         rel = PurePosixPath(name)
         student = rel.stem if len(rel.parts) == 1 else rel.parts[0]
