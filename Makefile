@@ -10,12 +10,6 @@ PORT ?= 8888
 # nbgrader runs `alembic` by name, and Jupyter finds its kernels through PATH:
 # every recipe below sees the virtualenv's bin/ first.
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
-export MPLBACKEND ?= Agg
-
-# JupyterLab refuses to run as root (Docker, Colab-like machines) unless told it may.
-LAB_ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root)
-# No display (a server, a container): do not try to open a browser; the URL is printed.
-LAB_BROWSER_FLAG := $(if $(or $(DISPLAY),$(filter Darwin,$(shell uname -s))),,--no-browser)
 
 .PHONY: help venv lab test release bench bench-grading course formgrader clean-venv
 
@@ -32,15 +26,17 @@ venv: $(STAMP)
 
 $(STAMP): requirements.txt pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "$(PYTHON) not found: install Python 3.11, or run 'make PYTHON=/path/to/python3.11 ...'"; exit 1; }
-	test -x $(VPY) || $(PYTHON) -m venv $(VENV)
-	$(VPY) -m pip install --upgrade --quiet pip
-	$(VPY) -m pip install -r requirements.txt
-	$(VPY) -m pip install --no-deps --quiet -e .
-	touch $@
+	@test -x $(VPY) || $(PYTHON) -m venv $(VENV)
+	@echo "Installing the course's packages into $(VENV): a few minutes the first time (log: $(VENV)/install.log)"
+	@{ $(VPY) -m pip install --upgrade pip && $(VPY) -m pip install -r requirements.txt \
+	   && $(VPY) -m pip install --no-deps -e . ; } > $(VENV)/install.log 2>&1 \
+	   || { tail -n 25 $(VENV)/install.log; echo "pip failed: the whole log is in $(VENV)/install.log"; exit 1; }
+	@touch $@
+	@echo "$(VENV) is ready."
 
+# The student's lab (nbgrader's instructor tools hidden) on PORT, or the next free port; see dlcourse/lab.py.
 lab: $(STAMP)
-	$(VENV)/bin/jupyter lab --ServerApp.root_dir="$(CURDIR)" --port=$(PORT) \
-		--LabApp.default_url=/lab/tree/notebooks $(LAB_BROWSER_FLAG) $(LAB_ROOT_FLAG)
+	@$(VPY) -m dlcourse.lab --port=$(PORT)
 
 test: $(STAMP)
 	$(VPY) -m pytest
@@ -61,8 +57,7 @@ course: $(STAMP)
 # on the gradebook a `python -m autograder grade ... --out DIR` run made.
 formgrader: $(STAMP)
 	@test -n "$(DIR)" -a -f "$(DIR)/nbgrader/nbgrader_config.py" || { echo "usage: make formgrader DIR=<the --out folder of a grade run>"; exit 1; }
-	cd "$(DIR)/nbgrader" && $(CURDIR)/$(VENV)/bin/jupyter lab --port=$(PORT) \
-		--LabApp.default_url=/formgrader $(LAB_BROWSER_FLAG) $(LAB_ROOT_FLAG)
+	@$(VPY) -m dlcourse.lab --port=$(PORT) --formgrader "$(DIR)"
 
 clean-venv:
 	rm -rf $(VENV)

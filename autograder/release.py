@@ -3,8 +3,8 @@
 `python -m autograder release` regenerates every chapter; `--check` regenerates into a
 temporary folder and fails, listing the files, where notebooks/ differs from what it makes.
 
-Steps, per chapter: strip outputs from the solution notebook and point its Colab links at the
-repository named in `dlcourse.course`; copy it into a throw-away nbgrader course folder; run
+Steps, per chapter: strip outputs from the solution notebook, point its Colab links at the
+repository named in `dlcourse.course` and tag its test cells `raises-exception`; copy it into a throw-away nbgrader course folder; run
 `nbgrader generate_assignment` there (it removes solutions and hidden tests and records cell
 checksums); copy the result into notebooks/<chapter>/.
 """
@@ -48,14 +48,36 @@ def point_links_at_repository(text: str) -> str:
     return _CLONE_URL.sub(course.clone_url(), text)
 
 
+RAISES = "raises-exception"
+
+
+def is_test_cell(cell) -> bool:
+    """An autograded test cell: nbgrader grades it by whether it raises."""
+    meta = cell.get("metadata", {}).get("nbgrader", {})
+    return cell.get("cell_type") == "code" and bool(meta.get("grade")) and not meta.get("solution")
+
+
+def untagged_test_cells(nb) -> list[str]:
+    """grade_ids of test cells without the `raises-exception` tag (Run All would stop at them)."""
+    return [cell.metadata.nbgrader.grade_id for cell in nb.cells
+            if is_test_cell(cell) and RAISES not in cell.metadata.get("tags", [])]
+
+
 def normalize_solution(path: Path) -> bool:
-    """Strip outputs and execution counts, fix repository links; return True if the file changed."""
+    """Strip outputs and execution counts, fix repository links, tag test cells; return True if the file changed.
+
+    A test cell fails by raising. JupyterLab's Run All (and nbclient) goes past a cell tagged
+    `raises-exception`, so a student who has not written a part yet still sees the rest of the
+    chapter; nbgrader ignores the tag and still counts the raising cell as failed.
+    """
     original = path.read_text(encoding="utf-8")
     nb = nbformat.reads(original, as_version=4)
     for cell in nb.cells:
         if cell.cell_type == "code":
             cell.outputs = []
             cell.execution_count = None
+        if is_test_cell(cell) and RAISES not in cell.metadata.get("tags", []):
+            cell.metadata["tags"] = [*cell.metadata.get("tags", []), RAISES]
         cell.source = point_links_at_repository(cell.source)
     updated = nbformat.writes(nb) + "\n"
     if updated != original:
@@ -118,6 +140,9 @@ def differences(chapter_names: list[str] | None = None) -> list[str]:
                 problems.append(f"{notebook.relative_to(ROOT)}: carries outputs (run `python -m autograder release`)")
             if point_links_at_repository(text) != text:
                 problems.append(f"{notebook.relative_to(ROOT)}: links not pointing at {course.GITHUB_REPOSITORY}")
+            if untagged_test_cells(nb):
+                problems.append(f"{notebook.relative_to(ROOT)}: test cells {untagged_test_cells(nb)} lack the "
+                                f"{RAISES!r} tag (run `python -m autograder release`)")
         with tempfile.TemporaryDirectory() as tmp:
             fresh = Path(tmp) / name
             generate(name, fresh)

@@ -51,7 +51,7 @@ def chromium():
 @dataclass
 class Server:
     url: str    # what the server printed, token included
-    base: str   # http://127.0.0.1:PORT
+    base: str   # the printed address up to the port: the login cookie belongs to its host
     token: str
     log: Path
 
@@ -70,11 +70,13 @@ def course_server(target: str, tmp_path: Path, cwd: Path = ROOT, env: dict | Non
                   **make_vars: str):
     """`make <target> PORT=<free> NAME=value...` in `cwd`; yields the Server once Jupyter says it is running.
 
+    The Server's address is the first one the command printed (the port it really uses).
+
     `env` defaults to `user_environment`. `-o .venv/.installed`: take the virtualenv as it is (a test
     must not reinstall a shared one).
     """
     env = env or user_environment(tmp_path)
-    port = free_port()
+    port = int(make_vars.pop("PORT", 0)) or free_port()
     log_path = tmp_path / f"{target}-{port}.log"
     log = open(log_path, "w+")
     args = ["make", "--no-print-directory", "-o", ".venv/.installed", target, f"PORT={port}",
@@ -86,13 +88,13 @@ def course_server(target: str, tmp_path: Path, cwd: Path = ROOT, env: dict | Non
             time.sleep(0.5)
             log.seek(0)
             text = log.read()
-            match = re.search(rf"(http://(?:localhost|127\.0\.0\.1):{port}/\S*\?token=(\w+))", text)
+            match = re.search(r"((http://(?:localhost|127\.0\.0\.1):\d+)/\S*\?token=(\w+))", text)  # the first printed
             if match and "is running at" in text:
-                url = match.group(1)
+                url, base = match.group(1), match.group(2)
                 break
         log.seek(0)
         assert url, f"`make {target}` printed no address with a token, or never started:\n{log.read()}"
-        yield Server(url=url, base=f"http://127.0.0.1:{port}", token=url.rsplit("token=", 1)[1], log=log_path)
+        yield Server(url=url, base=base, token=url.rsplit("token=", 1)[1], log=log_path)
     finally:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(server.pid, signal.SIGTERM)

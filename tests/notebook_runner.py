@@ -17,11 +17,13 @@ def all_notebooks(folder: str) -> list[Path]:
     return sorted(p for p in (ROOT / folder).glob("*/*.ipynb") if ".ipynb_checkpoints" not in p.parts)
 
 
-def execute(path: Path, fast: bool = True, timeout: int = 600):
+def execute(path: Path, fast: bool = True, timeout: int = 600, allow_errors: bool = True):
     """Run `path` in a new python3 kernel with its folder as working directory.
 
-    Returns (executed notebook, seconds). Errors do not stop execution (allow_errors), so the
-    caller decides which cells may fail and can report every failure at once.
+    Returns (executed notebook, seconds). By default errors do not stop execution, so the caller
+    decides which cells may fail and can report every failure at once. With allow_errors=False the
+    run stops where JupyterLab's Run All would: at an error in a cell not tagged `raises-exception`
+    (nbclient raises CellExecutionError).
     """
     nb = nbformat.read(path, as_version=4)
     env_fast = os.environ.get("DLCOURSE_FAST")
@@ -33,7 +35,7 @@ def execute(path: Path, fast: bool = True, timeout: int = 600):
         with tempfile.TemporaryDirectory(prefix="dlcourse-kernel-") as sockets:
             kernel = KernelManager(kernel_name="python3", transport="ipc",
                                    ip=os.path.join(sockets, "kernel"))
-            client = NotebookClient(nb, km=kernel, timeout=timeout, allow_errors=True,
+            client = NotebookClient(nb, km=kernel, timeout=timeout, allow_errors=allow_errors,
                                     resources={"metadata": {"path": str(path.parent)}})
             try:
                 started = time.perf_counter()

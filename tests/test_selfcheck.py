@@ -28,28 +28,30 @@ def notebook_namespace(cells: list[str]) -> dict:
 
 def test_check_all_passes_honest_code(capsys):
     namespace = notebook_namespace(list(variants(CHAPTER)["correct_math"].values()))
-    assert selfcheck.check_all(CHAPTER, namespace) is True
+    assert selfcheck.check_all(CHAPTER, namespace) is None  # the notebook cell echoes no stray value
     assert "All visible checks pass" in capsys.readouterr().out
+    assert set(selfcheck.verdicts(CHAPTER, namespace).values()) == {None}
 
 
 def test_check_all_fails_the_shortcut_the_cell_that_ran_last_uses(capsys):
     honest = list(variants(CHAPTER)["correct_math"].values())
     namespace = notebook_namespace(honest + [SHORTCUT])  # the student re-defined the part with a shortcut
-    assert selfcheck.check_all(CHAPTER, namespace) is False
+    selfcheck.check_all(CHAPTER, namespace)
     out = capsys.readouterr().out
+    assert "1 of 3 parts fail their visible checks" in out
     assert "FAILED fan_in_and_fan_out: may reach a forbidden library implementation" in out
     assert "_calculate_fan_in_and_fan_out" in out and "implement it yourself" in out
     assert "xavier_uniform_bound: all visible checks passed" in out  # the other parts are not blamed
 
     namespace = notebook_namespace(honest + [SHORTCUT] + [variants(CHAPTER)["correct_math"]["fan_in_and_fan_out"]])
-    assert selfcheck.check_all(CHAPTER, namespace) is True  # an honest re-definition, run last, counts
+    assert set(selfcheck.verdicts(CHAPTER, namespace).values()) == {None}  # an honest re-definition, run last, counts
 
 
 def test_without_an_input_history_there_is_nothing_to_scan():
     namespace = notebook_namespace(list(variants(CHAPTER)["correct_math"].values()) + [SHORTCUT])
     del namespace["In"]  # a plain script: the source is not known, the behavioural checks still run
     assert selfcheck.source_run_last("fan_in_and_fan_out", namespace) is None
-    assert selfcheck.check_all(CHAPTER, namespace) is True
+    assert set(selfcheck.verdicts(CHAPTER, namespace).values()) == {None}
 
 
 def test_validate_fails_the_shortcut_in_a_saved_notebook(tmp_path):

@@ -43,11 +43,24 @@ def forbidden_names() -> dict[str, set[str]]:
             if getattr(module, "FORBIDDEN_NAMES", None) for name in module.PARTS}
 
 
+class SelfCheckFailed(AssertionError):
+    """A self-check's verdict in a notebook: one message, not a traceback through the grader.
+
+    It is an AssertionError, so the cell ends in an error and nbgrader counts it as failed; IPython
+    shows an exception's `_render_traceback_()` lines instead of its frames, so the student reads
+    only what is wrong. The cell carries nbgrader's `raises-exception` tag (`autograder.release`),
+    so Run All goes on to the rest of the chapter.
+    """
+
+    def _render_traceback_(self) -> list[str]:
+        return [f"\x1b[1;31mSelf-check failed\x1b[0m {self}"]
+
+
 def run_checks(part: str, namespace: dict, hidden: bool = False) -> None:
     """Run the checks of one graded part against the student's definitions; print the verdict.
 
     `namespace` is where the student's code lives: a notebook passes `globals()`. A failure
-    raises AssertionError carrying the diagnosis (nbgrader counts the cell as failed).
+    raises SelfCheckFailed carrying the diagnosis.
     """
     checks = parts()
     if part not in checks:
@@ -56,8 +69,10 @@ def run_checks(part: str, namespace: dict, hidden: bool = False) -> None:
     try:
         checks[part](impl, hidden)
     except CheckFailed as failure:
-        raise AssertionError(f"{part}: {failure}") from None
+        raise SelfCheckFailed(f"{part}: {failure}") from None
+    except StudentError as error:  # a check that did not expect this exception still names it
+        raise SelfCheckFailed(f"{part}: your code raised {error}") from None
     print(f"{part}: all {'hidden' if hidden else 'visible'} checks passed")
 
 
-__all__ = ["CheckFailed", "LocalImplementation", "Rng", "StudentError", "chapter_modules", "forbidden_names", "parts", "run_checks"]
+__all__ = ["CheckFailed", "LocalImplementation", "Rng", "SelfCheckFailed", "StudentError", "chapter_modules", "forbidden_names", "parts", "run_checks"]
