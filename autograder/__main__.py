@@ -90,10 +90,17 @@ def _grade(parser, args) -> int:
     print(f"wrote {args.out / 'grades.csv'} and {args.out / 'feedback'}/ for {len(results)} submissions")
     print(grading.resource_summary(results, args.timeout))
     if pending:
-        print(f"{pending} written answers await manual grading: `make formgrader DIR={args.out}` opens them in "
-              "nbgrader's formgrader; run this command again afterwards to refresh grades.csv and the feedback "
-              "(their columns stay empty until then)")
+        print(pending_message(pending, args.out))
     return 0
+
+
+def pending_message(pending: int, out: Path) -> str:
+    """What the instructor still has to do by hand, in words that agree with the count."""
+    answers = "1 written answer awaits" if pending == 1 else f"{pending} written answers await"
+    columns = "its column stays" if pending == 1 else "their columns stay"
+    return (f"{answers} manual grading: `make formgrader DIR={out}` opens "
+            f"{'it' if pending == 1 else 'them'} in nbgrader's formgrader; run this command again afterwards "
+            f"to refresh grades.csv and the feedback ({columns} empty until then)")
 
 
 if __name__ == "__main__":

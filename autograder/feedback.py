@@ -1,11 +1,27 @@
-"""nbgrader preprocessor for feedback: students see each check's verdict, never hidden test code."""
+"""nbgrader's feedback pages, as this course shows them.
+
+- `HideHiddenTests`: students see each check's verdict, never the hidden tests' code.
+- `GetGradesAwaiting`: nbgrader's GetGrades, plus which written answers the instructor has not
+  graded yet, so the page says "Awaiting grading" instead of a score of 0 that is not one.
+- `TEMPLATE_NAME` (autograder/templates/course_feedback/): nbgrader's feedback template with
+  those labels, and with diagnoses wrapped to the page's width (feedback.css).
+
+`nbgrader_config()` is the configuration `nbgrader generate_feedback` needs for all three. The
+template is set for GenerateFeedback's own exporter only (`c.GenerateFeedback.HTMLExporter`):
+the formgrader reads the same nbgrader_config.py and must keep its own template.
+"""
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
-from nbgrader.preprocessors import NbGraderPreprocessor
+from nbgrader.preprocessors import GetGrades, NbGraderPreprocessor
 
 _HIDDEN = re.compile(r"^[ \t]*### BEGIN HIDDEN TESTS.*?### END HIDDEN TESTS[ \t]*\n?", re.S | re.M)
+
+TEMPLATES = Path(__file__).resolve().parent / "templates"
+TEMPLATE_NAME = "course_feedback"
+TEMPLATE_FILE = "course_feedback.html.j2"  # not index.html.j2: that name is nbgrader's, which this one extends
 
 
 class HideHiddenTests(NbGraderPreprocessor):
@@ -15,3 +31,55 @@ class HideHiddenTests(NbGraderPreprocessor):
         if cell.cell_type == "code" and "### BEGIN HIDDEN TESTS" in cell.source:
             cell.source = _HIDDEN.sub("# (hidden tests: their verdict is shown below)\n", cell.source)
         return cell, resources
+
+
+class GetGradesAwaiting(GetGrades):
+    """GetGrades, also marking each cell that still needs a manual grade (the template shows it as awaiting).
+
+    nbgrader counts an ungraded answer as 0 points, which reads as a verdict; the gradebook knows
+    better (`needs_manual_grade`), and so should the page.
+    """
+
+    def _get_score(self, cell, resources):
+        """The cell's score and points, as GetGrades records them, and whether it awaits the instructor."""
+        super()._get_score(cell, resources)
+        grade = self.gradebook.find_grade(cell.metadata["nbgrader"]["grade_id"], self.notebook_id,
+                                          self.assignment_id, self.student_id)
+        cell.metadata["nbgrader"]["awaiting_grading"] = bool(grade.needs_manual_grade)
+
+    def preprocess(self, nb, resources):
+        """All cells' grades, then the points still awaiting grading in all (for the page's header)."""
+        nb, resources = super().preprocess(nb, resources)
+        resources["nbgrader"]["awaiting_points"] = awaiting_points(nb)
+        return nb, resources
+
+
+def awaiting_points(nb) -> float:
+    """The points of the cells GetGradesAwaiting marked as awaiting a manual grade."""
+    return sum(cell.metadata["nbgrader"]["points"] for cell in nb.cells
+               if cell.metadata.get("nbgrader", {}).get("awaiting_grading"))
+
+
+def template_basedirs() -> list[str]:
+    """Where nbconvert looks for templates: ours, then nbgrader's (ours extends its feedback template)."""
+    import nbgrader
+
+    formgrader_templates = Path(nbgrader.__file__).parent / "server_extensions" / "formgrader" / "templates"
+    return [str(TEMPLATES), str(formgrader_templates)]
+
+
+NBGRADER_CONFIG = '''
+from autograder.feedback import GetGradesAwaiting, HideHiddenTests, TEMPLATE_FILE, TEMPLATE_NAME, template_basedirs
+from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor
+
+c.GenerateFeedback.preprocessors = [GetGradesAwaiting, HideHiddenTests, CSSHTMLHeaderPreprocessor]
+# GenerateFeedback's exporter only: the formgrader reads this file too and keeps its own template.
+c.GenerateFeedback.HTMLExporter.template_name = TEMPLATE_NAME
+c.GenerateFeedback.HTMLExporter.template_file = TEMPLATE_FILE
+c.GenerateFeedback.HTMLExporter.extra_template_basedirs = template_basedirs()
+'''
+
+
+def nbgrader_config() -> str:
+    """The lines of nbgrader_config.py (after `c = get_config()`) that make the course's feedback pages."""
+    return NBGRADER_CONFIG

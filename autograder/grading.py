@@ -226,23 +226,21 @@ def _run_nbgrader(course: Path, *args: str, notebooks: int = 1) -> limited.Finis
 
 
 NBGRADER_CONFIG = '''# Written by `python -m autograder grade`; regenerated on every run.
-from autograder.feedback import HideHiddenTests
-from nbgrader.preprocessors import GetGrades
-from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor
-
 c = get_config()
 c.CourseDirectory.root = {root!r}
 c.CourseDirectory.db_url = {db_url!r}
 c.Execute.enabled = False          # the code already ran in the sandbox
 c.ClearOutput.enabled = False      # the outputs are the sandboxed checks' verdicts
-c.GenerateFeedback.preprocessors = [GetGrades, HideHiddenTests, CSSHTMLHeaderPreprocessor]
-'''
+'''  # then the feedback pages' preprocessors and template: autograder.feedback.nbgrader_config()
 
 
 def _prepare_course(course: Path, assignment: str, db_url: str) -> None:
     """nbgrader's course folder: config, source notebook and gradebook entry (once per source version)."""
     course.mkdir(parents=True, exist_ok=True)
-    (course / "nbgrader_config.py").write_text(NBGRADER_CONFIG.format(root=str(course), db_url=db_url))
+    from autograder import feedback
+
+    config = NBGRADER_CONFIG.format(root=str(course), db_url=db_url) + feedback.nbgrader_config()
+    (course / "nbgrader_config.py").write_text(config)
     source = SOLUTIONS / assignment / f"{assignment}.ipynb"
     digest = hashlib.sha256(source.read_bytes()).hexdigest()
     marker = course / f".source-{assignment}.sha256"

@@ -7,38 +7,51 @@ page for each submission (served by `make formgrader`), is opened in Chromium, w
 dialog and every request; the "evil" addresses the payloads point at are served by a local HTTP
 server that records every hit. Nothing may run, nothing may be fetched, no `javascript:` or
 `data:` link may survive, and the answers must still be readable (screenshots in tmp_path).
+
+A fourth student, grace, makes one honest mistake and answers every question: her feedback shows
+the whole diagnosis within the page's width and her answers as awaiting grading; then the
+instructor's round trip runs through the formgrader's own UI (score typed into a score box, the
+same `grade` command again) and the score reaches grades.csv and her feedback. Each step's
+screenshot is saved under the test's tmp_path, and a failure says where (`browser.Steps`).
 """
 from __future__ import annotations
 
+import csv
 import http.server
+import json
 import os
 import re
-import signal
-import socket
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 
 import pytest
 
 from autograder import sandbox
+from autograder.grading import answer_cells
+from browser import Steps, chromium, course_server, free_port, needs_chromium
 from sample_notebooks import ROOT, fill_in, variants, write
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 CHAPTER = "04_initialization"
 TITLE = CHAPTER  # what the feedback and the formgrade page call themselves; a payload would change it
 HOSTILE_FILE_NAME = "<svg onload=alert(9)> javascript:alert(9)"  # a legal Linux file name
 MATHJAX = "https://cdnjs.cloudflare.com/ajax/libs/mathjax/"  # nbconvert's template loads it (blocked here)
+MISTAKE = "mistake_xavier_gain_ignored"  # grace's one mistake: two failed checks with long diagnoses
+GRACE_ANSWERS = {  # sensible answers, as a student would write them (the instructor grades one of them)
+    "q_symmetry": "The constant 0.02 still sends a signal, so the output layer learns; but every hidden unit "
+                  "stays a copy of the others, like a network with one unit per layer.",
+    "q_xavier_relu": "ReLU zeroes half its inputs, so E[x^2] = Var(z) / 2 and Var(w) = 1 / fan_in halves the "
+                     "variance per layer; He's Var(w) = 2 / fan_in puts the 2 back. tanh is linear near 0.",
+    "q_default_init": "The earlier networks were shallow and trained with Adam; batch normalization or "
+                      "residual connections also help a deep network.",
+}
+INSTRUCTOR_SCORE = ("q_xavier_relu", "1.5")  # what the instructor types into the formgrader
 
 
 pytestmark = [
     pytest.mark.lab,
-    pytest.mark.skipif(not CHROMIUM.is_file(), reason="Debian's Chromium (/usr/bin/chromium) is not installed: "
-                                                      "`apt-get install -y chromium`"),
+    needs_chromium,
     pytest.mark.skipif(sandbox.bwrap_path() is None, reason="bubblewrap not installed (.ci/run installs it)"),
 ]
 
@@ -47,12 +60,6 @@ def course_urls() -> tuple[str, ...]:
     """The addresses the chapter's own text links or embeds (its Colab badge): not the student's."""
     text = (ROOT / "notebooks" / CHAPTER / f"{CHAPTER}.ipynb").read_text()
     return (MATHJAX, *sorted(set(re.findall(r"https?://[^\s)\"'<>\\]+", text))))
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class EvilServer:
@@ -161,30 +168,46 @@ def evil():
 
 
 @pytest.fixture(scope="module")
-def graded(tmp_path_factory, evil):
-    """The --out folder of one graded batch: mallory (hostile answers and code), eve (hostile
-    exception messages, no answers) and a student whose file name is itself a payload."""
+def submitted(tmp_path_factory, evil):
+    """The batch as handed in: mallory (hostile answers and code), eve (hostile exception messages,
+    no answers), a student whose file name is itself a payload, and grace (one mistake, every answer)."""
     folder = tmp_path_factory.mktemp("submissions")
     write(with_answers(fill_in(CHAPTER, hostile_code(evil.url)), hostile_answers(evil.url)), folder / "mallory.ipynb")
     write(fill_in(CHAPTER, raising_code(evil.url)), folder / "eve.ipynb")
     write(fill_in(CHAPTER, variants(CHAPTER)["correct_math"]), folder / f"{HOSTILE_FILE_NAME}.ipynb")
-    out = tmp_path_factory.mktemp("graded")
-    result = run_grade(CHAPTER, str(folder), "--out", str(out), "--jobs", "2")
+    write(with_answers(fill_in(CHAPTER, variants(CHAPTER)[MISTAKE]), GRACE_ANSWERS), folder / "grace.ipynb")
+    return folder
+
+
+def grade_batch(submitted: Path, out: Path) -> subprocess.CompletedProcess:
+    """The instructor's command, the same every time: `python -m autograder grade 04_initialization ...`."""
+    result = run_grade(CHAPTER, str(submitted), "--out", str(out), "--jobs", "2")
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    return result
+
+
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory, submitted):
+    """The --out folder of the batch, graded once."""
+    out = tmp_path_factory.mktemp("graded")
+    result = grade_batch(submitted, out)
+    assert "6 written answers await manual grading" in result.stdout, result.stdout  # mallory's 3 and grace's 3
     students = sorted(p.name for p in (out / "feedback").iterdir())
-    assert len(students) == 3 and "mallory" in students and "eve" in students, students
+    assert len(students) == 4 and {"mallory", "eve", "grace"} <= set(students), students
     assert all(re.fullmatch(r"[A-Za-z0-9._-]+", s) for s in students), students  # the file name lost its markup
     return out
 
 
+def read_grades(out: Path) -> dict[str, dict[str, str]]:
+    """grades.csv as {student: {column: value}}."""
+    with open(out / "grades.csv", newline="") as fh:
+        return {row["student_id"]: row for row in csv.DictReader(fh)}
+
+
 @pytest.fixture(scope="module")
 def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
+    with chromium() as browser:
+        yield browser
 
 
 # -- watching a page ---------------------------------------------------------------------------
@@ -193,9 +216,9 @@ class Watched:
     """A page whose dialogs, script errors and requests are all recorded; only `own` addresses
     (and the evil server, so that it can testify) are let through."""
 
-    def __init__(self, browser, own: tuple[str, ...], evil: EvilServer):
+    def __init__(self, browser, own: tuple[str, ...], evil: EvilServer, width: int = 1200):
         self.dialogs, self.requests, self.errors = [], [], []
-        self.context = browser.new_context(viewport={"width": 1200, "height": 900})
+        self.context = browser.new_context(viewport={"width": width, "height": 900})
         self.context.route("**/*", self._route)
         self.page = self.context.new_page()
         self.page.on("dialog", self._dialog)
@@ -312,46 +335,28 @@ def test_feedback_pages_show_what_students_wrote_inertly(graded, browser, evil, 
             watched.close()
 
 
-@pytest.fixture
-def formgrader(graded, tmp_path):
-    """`make formgrader DIR=...` on the batch, headless: (base URL, token)."""
-    port = free_port()
-    env = dict(os.environ, JUPYTER_RUNTIME_DIR=str(tmp_path / "runtime"))
-    env.pop("DISPLAY", None)
-    log = open(tmp_path / "formgrader.log", "w+")
-    # `-o .venv/.installed`: take the virtualenv as it is (this test must not reinstall a shared one).
-    server = subprocess.Popen(["make", "--no-print-directory", "-o", ".venv/.installed", "formgrader",
-                               f"DIR={graded}", f"PORT={port}"],
-                              cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    try:
-        token, deadline = None, time.monotonic() + 120
-        while token is None and time.monotonic() < deadline and server.poll() is None:
-            time.sleep(0.5)
-            log.seek(0)
-            match = re.search(rf"http://(?:localhost|127\.0\.0\.1):{port}/\S*\?token=(\w+)", log.read())
-            token = match.group(1) if match else None
-        log.seek(0)
-        assert token, f"the formgrader printed no URL with a token:\n{log.read()}"
-        yield f"http://127.0.0.1:{port}", token
-    finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(server.pid, signal.SIGKILL)
-        log.close()
+@pytest.fixture(scope="module")
+def formgrader(graded, tmp_path_factory):
+    """`make formgrader DIR=...` on the batch, headless: the Server, with the URL it printed."""
+    with course_server("formgrader", tmp_path_factory.mktemp("formgrader"), DIR=str(graded)) as server:
+        yield server
+
+
+def origin(url: str) -> str:
+    """`http://host:port` of a URL: the formgrader's login cookie belongs to the host the printed URL names."""
+    return re.match(r"https?://[^/?#]+", url).group(0)
 
 
 def test_the_formgrader_shows_what_students_wrote_inertly(graded, formgrader, browser, evil, tmp_path):
     from nbgrader.api import Gradebook
 
-    base, token = formgrader
+    base = origin(formgrader.url)
     with Gradebook(f"sqlite:///{graded / 'nbgrader' / 'gradebook.db'}") as gradebook:
         ids = {s.student.id: s.id for s in gradebook.notebook_submissions(CHAPTER, CHAPTER)}
     assert sorted(ids) == sorted(p.name for p in (graded / "feedback").iterdir())
     watched = Watched(browser, (base,), evil)
     try:
-        watched.open(f"{base}/formgrader?token={token}")  # logs in, as the printed URL does: a cookie
+        watched.open(formgrader.url)  # the URL `make formgrader` printed: logs in (a cookie)
         # The list of submissions names each student (ids come from file names).
         watched.open(f"{base}/formgrader/gradebook/{CHAPTER}/{CHAPTER}")
         watched.page.locator("td", has_text="Loading, please wait").wait_for(state="detached", timeout=60_000)
@@ -365,5 +370,154 @@ def test_the_formgrader_shows_what_students_wrote_inertly(graded, formgrader, br
             assert "Student's answer" in watched.page.inner_text("body"), f"not a formgrade page for {student}"
             assert_inert(watched, evil, f"formgrader page of {student}")
             assert_readable(watched.page, f"{student}", f"formgrader page of {student}", tmp_path / "formgrader")
+    finally:
+        watched.close()
+
+
+# -- what a diagnosis and an unmarked answer look like -----------------------------------------
+
+# Where a diagnosis's text lies: the box, its scrolling, and the bounding boxes of its lines.
+_LAYOUT = """pre => {
+    const range = document.createRange();
+    range.selectNodeContents(pre);
+    const lines = Array.from(range.getClientRects()).filter(r => r.width > 0);
+    const area = pre.closest('.output_subarea');
+    return {pre: [pre.scrollWidth, pre.clientWidth], area: [area.scrollWidth, area.clientWidth],
+            right: Math.max(pre.getBoundingClientRect().right, ...lines.map(r => r.right)),
+            left: Math.min(pre.getBoundingClientRect().left, ...lines.map(r => r.left)),
+            lines: new Set(lines.map(r => Math.round(r.top))).size,
+            page: document.documentElement.scrollWidth};
+}"""
+
+
+def failed_diagnoses(graded: Path, student: str) -> list[str]:
+    """The messages of a student's failed checks, as the grader recorded them (results/<student>.json)."""
+    verdicts = json.loads((graded / "results" / f"{student}.json").read_text())["verdicts"]
+    return [v["message"] for v in verdicts.values() if not v["passed"]]
+
+
+def points(value: float) -> str:
+    """"1 point", "2 points", "0.5 points": as the feedback page words them."""
+    return f"{value:g} point" + ("" if value == 1 else "s")
+
+
+@pytest.mark.parametrize("width", [1000, 1200])
+def test_a_diagnosis_is_visible_whole_and_unmarked_answers_await_grading(graded, browser, evil, tmp_path, width):
+    html = graded / "feedback" / "grace" / f"{CHAPTER}.html"
+    diagnoses = failed_diagnoses(graded, "grace")
+    assert len(diagnoses) == 2 and all(len(d) > 150 for d in diagnoses), diagnoses  # each longer than a line
+    row = read_grades(graded)["grace"]
+    watched = Watched(browser, (html.as_uri(),), evil, width=width)
+    steps = Steps(watched.page, tmp_path / "steps")
+    try:
+        with steps.step("feedback-opened"):
+            page = watched.open(html.as_uri())
+            assert_inert(watched, evil, "feedback of grace")
+            assert "BEGIN HIDDEN TESTS" not in page.content()  # the verdicts only, never the hidden code
+        for i, diagnosis in enumerate(diagnoses, 1):
+            with steps.step(f"diagnosis-{i}"):
+                pre = page.locator(".output_error pre", has_text=diagnosis[:60])
+                pre.scroll_into_view_if_needed()
+                assert f"AssertionError: {diagnosis}" in pre.inner_text()  # all of it, as the grader wrote it
+                layout = pre.evaluate(_LAYOUT)
+                where = f"diagnosis {i} at {width} px: {layout}"
+                assert layout["pre"][0] <= layout["pre"][1] and layout["area"][0] <= layout["area"][1], where
+                assert 0 <= layout["left"] and layout["right"] <= width and layout["page"] <= width, where
+                assert layout["lines"] >= 2, where  # it wrapped (one line would have run off the page)
+                tail = diagnosis[-40:]  # the end of the diagnosis, where it says what the bound should be
+                assert page.get_by_text(tail, exact=False).first.is_visible(), where
+        with steps.step("answers-await-grading"):
+            page.locator(".panel-heading h4").first.scroll_into_view_if_needed()
+            awaiting = sum(a.points for a in answer_cells(CHAPTER))
+            header = page.locator(".panel-heading h4").first.inner_text()
+            assert header == (f"{CHAPTER} (Score: {row['score']} / {row['max_score']}, "
+                              f"{points(awaiting)} of written answers await grading)"), header
+            for answer in answer_cells(CHAPTER):
+                heading = page.locator(f'.nbgrader_cell:has(a[name="{answer.grade_id}"]) .panel-heading').inner_text()
+                assert f"Awaiting grading ({points(answer.points)})" in heading and "Score" not in heading, heading
+                assert row[answer.grade_id] == "", row  # grades.csv leaves it blank: the same story
+    finally:
+        watched.close()
+
+
+# -- the instructor's round trip: a score typed in the formgrader reaches grades.csv ------------
+# (Last in this file: it changes the batch the tests above read.)
+
+# The formgrade page has fetched the grades and bound each score box to its grade (formgrade.js).
+GRADES_LOADED = "() => typeof formgrader !== 'undefined' && formgrader.grades && formgrader.grades.loaded"
+
+
+def open_formgrade_page(page, steps: Steps, url: str, student: str) -> None:
+    """From the URL `make formgrader` prints to the student's formgrade page, by the formgrader's own links."""
+    with steps.step("formgrader-opened"):  # each screenshot shows the page the step arrived at
+        page.goto(url, wait_until="load")  # logs in (a cookie), then redirects
+    with steps.step("manual-grading"):
+        page.get_by_role("link", name="Manual Grading").click()
+        page.locator(f'table a[href$="/gradebook/{CHAPTER}"]').wait_for()
+    with steps.step("assignment"):
+        page.locator(f'table a[href$="/gradebook/{CHAPTER}"]').click()
+        page.locator(f'table a[href$="/gradebook/{CHAPTER}/{CHAPTER}"]').wait_for()
+    with steps.step("submissions-named"):
+        page.locator(f'table a[href$="/gradebook/{CHAPTER}/{CHAPTER}"]').click()  # the assignment's notebook
+        page.wait_for_url(f"**/gradebook/{CHAPTER}/{CHAPTER}")
+        page.locator('table a[href*="/formgrader/submissions/"]').first.wait_for(timeout=60_000)  # rows loaded
+        page.get_by_text("Show All Names").click()
+    with steps.step("formgrade-page"):
+        page.get_by_role("link", name=student, exact=True).click()
+        page.wait_for_url("**/formgrader/submissions/**")
+        page.wait_for_function(GRADES_LOADED, timeout=60_000)
+
+
+def type_score(page, grade_id: str, typed: str) -> None:
+    """Type a score into a written answer's score box and move on (Tab), as an instructor does; wait for the save."""
+    box = page.locator(f"input.score#{grade_id}")
+    box.scroll_into_view_if_needed()
+    with page.expect_response(lambda r: "/formgrader/api/grade/" in r.url and r.request.method == "PUT") as saved:
+        box.click()
+        box.press_sequentially(typed)
+        box.press("Tab")  # the box saves on change
+    assert saved.value.ok, saved.value.status
+    assert json.loads(saved.value.text())["manual_score"] == float(typed)
+    page.locator(".score-saved.glyphicon-ok").first.wait_for(state="attached")
+
+
+def test_the_instructor_grades_an_answer_in_the_formgrader_and_grade_picks_it_up(submitted, graded, formgrader,
+                                                                                  browser, evil, tmp_path):
+    grade_id, typed = INSTRUCTOR_SCORE
+    points_of = {a.grade_id: a.points for a in answer_cells(CHAPTER)}
+    before = read_grades(graded)["grace"]
+    assert before[grade_id] == ""
+    watched = Watched(browser, (origin(formgrader.url),), evil)
+    steps = Steps(watched.page, tmp_path / "steps")
+    try:
+        open_formgrade_page(watched.page, steps, formgrader.url, "grace")
+        with steps.step("score-typed"):
+            type_score(watched.page, grade_id, typed)
+        assert watched.dialogs == [] and evil.hits == []
+        with steps.step("grade-run-again"):
+            again = grade_batch(submitted, graded)
+            assert "5 written answers await manual grading" in again.stdout, again.stdout
+            watched.page.reload(wait_until="load")  # the formgrader still shows the score it saved
+            watched.page.wait_for_function(GRADES_LOADED, timeout=60_000)
+            assert watched.page.locator(f"input.score#{grade_id}").input_value() == typed
+        after = read_grades(graded)["grace"]
+        assert after[grade_id] == typed, after
+        assert float(after["score"]) == float(before["score"]) + float(typed), (before, after)
+    finally:
+        watched.close()
+    html = graded / "feedback" / "grace" / f"{CHAPTER}.html"
+    watched = Watched(browser, (html.as_uri(),), evil)
+    steps.page = watched.page
+    try:
+        with steps.step("feedback-regenerated"):
+            page = watched.open(html.as_uri())
+            assert_inert(watched, evil, "regenerated feedback of grace")
+            heading = page.locator(f'.nbgrader_cell:has(a[name="{grade_id}"]) .panel-heading')
+            heading.scroll_into_view_if_needed()
+            assert f"Score: {typed} / {points_of[grade_id]:g}" in heading.inner_text()
+            still = sum(p for g, p in points_of.items() if g != grade_id)
+            header = page.locator(".panel-heading h4").first.inner_text()
+            assert header == (f"{CHAPTER} (Score: {after['score']} / {after['max_score']}, "
+                              f"{points(still)} of written answers await grading)"), header
     finally:
         watched.close()

@@ -245,7 +245,7 @@ def test_written_answers_are_carried_as_text_and_graded_by_hand(tmp_path):
     out = tmp_path / "out"
     result = run_grade(chapter, str(folder), "--out", str(out))
     assert result.returncode == 0, result.stderr[-3000:]
-    assert "1 written answers await manual grading" in result.stdout and "make formgrader" in result.stdout
+    assert "1 written answer awaits manual grading" in result.stdout and "make formgrader" in result.stdout
     grades = read_grades(out / "grades.csv")
     autograded_max = sum(t.points for t in autograded_cells(chapter))
     assert grades["ada"][first] == "" and grades["ada"][second] == "0"  # pending, unanswered
@@ -267,7 +267,7 @@ def test_written_answers_are_carried_as_text_and_graded_by_hand(tmp_path):
         gradebook.db.commit()
     again = run_grade(chapter, str(folder), "--out", str(out))
     assert again.returncode == 0, again.stderr[-3000:]
-    assert "await manual grading" not in again.stdout
+    assert "manual grading" not in again.stdout
     regraded = read_grades(out / "grades.csv")
     assert regraded["ada"][first] == f"{questions[0].points:g}"
     assert float(regraded["ada"]["score"]) == autograded_max + questions[0].points
