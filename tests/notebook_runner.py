@@ -20,6 +20,9 @@ def all_notebooks(folder: str) -> list[Path]:
 def execute(path: Path, fast: bool = True, timeout: int = 600, allow_errors: bool = True):
     """Run `path` in a new python3 kernel with its folder as working directory.
 
+    The kernel keeps Jupyter's own matplotlib backend (inline), as in a student's lab, so the
+    executed notebook holds the figures a student would see.
+
     Returns (executed notebook, seconds). By default errors do not stop execution, so the caller
     decides which cells may fail and can report every failure at once. With allow_errors=False the
     run stops where JupyterLab's Run All would: at an error in a cell not tagged `raises-exception`
@@ -28,7 +31,6 @@ def execute(path: Path, fast: bool = True, timeout: int = 600, allow_errors: boo
     nb = nbformat.read(path, as_version=4)
     env_fast = os.environ.get("DLCOURSE_FAST")
     os.environ["DLCOURSE_FAST"] = "1" if fast else "0"
-    os.environ.setdefault("MPLBACKEND", "Agg")
     try:
         # Local sockets (IPC) in a private folder, not TCP: nothing listens on a port, and the
         # kernel has no reason to print its "running over TCP without encryption" warning.
@@ -49,6 +51,12 @@ def execute(path: Path, fast: bool = True, timeout: int = 600, allow_errors: boo
             os.environ.pop("DLCOURSE_FAST", None)
         else:
             os.environ["DLCOURSE_FAST"] = env_fast
+
+
+def figures(nb) -> int:
+    """How many images the notebook's code cells displayed (the kernel's inline backend sends PNGs)."""
+    return sum("image/png" in output.get("data", {}) for cell in nb.cells if cell.cell_type == "code"
+               for output in cell.get("outputs", []))
 
 
 def cell_errors(nb) -> list[tuple[int, dict, str]]:

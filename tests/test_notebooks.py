@@ -4,7 +4,7 @@ import os
 import nbformat
 import pytest
 
-from notebook_runner import all_notebooks, cell_errors, execute, is_graded_stub_or_test
+from notebook_runner import all_notebooks, cell_errors, execute, figures, is_graded_stub_or_test
 
 SOLUTIONS = all_notebooks("solutions")
 STUDENT = all_notebooks("notebooks")
@@ -36,6 +36,7 @@ def test_solution_notebook_runs_without_error(path):
     nb, _ = execute(path, fast=True)
     errors = cell_errors(nb)
     assert not errors, "\n".join(f"cell {i}: {message}" for i, _, message in errors)
+    assert figures(nb) >= 1, "no figure reached the notebook"
 
 
 @pytest.mark.notebook
@@ -47,6 +48,7 @@ def test_student_notebook_runs_to_the_last_cell_with_each_failing_self_check_in_
     nb, _ = execute(path, fast=True, allow_errors=False)
     code = [cell for cell in nb.cells if cell.cell_type == "code"]
     assert all(cell.execution_count for cell in code), "Run All did not reach every cell"
+    assert figures(nb) >= 1, "no figure reached the notebook"
     failed = {cell.metadata.nbgrader.grade_id: output for cell in code for output in cell.outputs
               if output.output_type == "error"}
     visible_tests = [cell.metadata.nbgrader.grade_id for cell in code
