@@ -68,3 +68,26 @@ def test_student_notebook_runs_to_the_last_cell_with_each_failing_self_check_in_
     bars = [m["state"] for m in states.values() if m.get("model_name") == "FloatProgressModel"]
     assert bars, "no progress bar was shown as a widget"
     assert [b for b in bars if b.get("bar_style") == "danger"] == [], "a progress bar stopped half-way (red)"
+
+
+@pytest.mark.notebook
+def test_nbgrader_validate_still_counts_a_tagged_self_check_that_fails(tmp_path):
+    """The `raises-exception` tag lets Run All go on; nbgrader's own validate ignores it and still
+    reports every failing self-check (and only those), with our one-line message."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from sample_notebooks import fill_in, variants, write
+
+    chapter = "04_initialization"
+    written = {"fan_in_and_fan_out": variants(chapter)["correct_math"]["fan_in_and_fan_out"]}
+    path = write(fill_in(chapter, written), tmp_path / f"{chapter}.ipynb")
+    env = dict(os.environ, DLCOURSE_FAST="1", PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
+    result = subprocess.run([sys.executable, "-m", "nbgrader", "validate", str(path)], cwd=tmp_path, env=env,
+                            capture_output=True, text=True, timeout=900)
+    report = result.stdout + result.stderr
+    assert "VALIDATION FAILED ON 5 CELL(S)" in report, report[-3000:]  # two self-checks, three unanswered questions
+    assert 'run_checks("xavier_uniform_bound"' in report and 'run_checks("he_uniform_bound"' in report
+    assert 'run_checks("fan_in_and_fan_out"' not in report  # the written part passes
+    assert "Self-check failed xavier_uniform_bound: `xavier_uniform_bound` is not implemented" in report
