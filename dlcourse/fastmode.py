@@ -2,12 +2,17 @@
 
 Every notebook asks this module how big to make a run, so the sizes live here and nowhere else.
 Students run without the variable and get the full experiments.
+
+It also decides which seeds an experiment repeats over: 0, 1, 2, ... by default, or from another
+start with `DLCOURSE_SEED_BASE=10` (10, 11, 12, ...), so anyone can check that a chapter's claims
+hold for other seeds than the ones it was written with.
 """
 from __future__ import annotations
 
 import os
 
 ENV_VAR = "DLCOURSE_FAST"
+SEED_BASE_VAR = "DLCOURSE_SEED_BASE"
 
 # Sizes used in fast mode. Full mode uses whatever the notebook asks for.
 FAST_TRAIN_EXAMPLES = 5_000
@@ -31,9 +36,20 @@ def epochs(full: int) -> int:
     return min(full, FAST_MAX_EPOCHS) if enabled() else full
 
 
+def seed_base() -> int:
+    """The first seed of every repeated experiment: DLCOURSE_SEED_BASE, 0 when unset."""
+    text = os.environ.get(SEED_BASE_VAR, "").strip()
+    if not text:
+        return 0
+    if not text.isdigit():
+        raise ValueError(f"{SEED_BASE_VAR}={text!r}: it must be a whole number >= 0, e.g. {SEED_BASE_VAR}=10")
+    return int(text)
+
+
 def seeds(full: int) -> list[int]:
-    """Seeds to repeat an experiment over: range(full), at most FAST_MAX_SEEDS of them in fast mode."""
-    return list(range(min(full, FAST_MAX_SEEDS) if enabled() else full))
+    """Seeds to repeat an experiment over: `full` of them (at most FAST_MAX_SEEDS in fast mode), from seed_base()."""
+    count = min(full, FAST_MAX_SEEDS) if enabled() else full
+    return list(range(seed_base(), seed_base() + count))
 
 
 def train_examples() -> int | None:
@@ -47,8 +63,9 @@ def test_examples() -> int | None:
 
 
 def describe() -> str:
-    """One line for a notebook to print, so a reader knows which mode produced its numbers."""
+    """One line for a notebook to print, so a reader knows which mode (and seeds) produced its numbers."""
+    seeded = f" Seeds start at {seed_base()} ({SEED_BASE_VAR})." if seed_base() else ""
     if enabled():
         return (f"FAST mode ({ENV_VAR}=1): {FAST_TRAIN_EXAMPLES} training images, "
-                f"at most {FAST_MAX_EPOCHS} epochs. Unset {ENV_VAR} for the full experiments.")
-    return "Full mode: all of MNIST and the full epoch budgets."
+                f"at most {FAST_MAX_EPOCHS} epochs. Unset {ENV_VAR} for the full experiments.{seeded}")
+    return f"Full mode: all of MNIST and the full epoch budgets.{seeded}"

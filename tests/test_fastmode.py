@@ -14,6 +14,11 @@ def full(monkeypatch):
     monkeypatch.delenv(fastmode.ENV_VAR, raising=False)
 
 
+@pytest.fixture(autouse=True)
+def default_seeds(monkeypatch):
+    monkeypatch.delenv(fastmode.SEED_BASE_VAR, raising=False)
+
+
 def test_env_var_name():
     assert fastmode.ENV_VAR == "DLCOURSE_FAST"
 
@@ -80,3 +85,25 @@ def test_describe_fast(fast):
     assert "DLCOURSE_FAST" in text
     assert str(fastmode.FAST_TRAIN_EXAMPLES) in text
     assert f"{fastmode.FAST_MAX_EPOCHS} epochs" in text
+
+
+def test_seeds_start_at_the_seed_base_in_both_modes(monkeypatch):
+    monkeypatch.setenv("DLCOURSE_SEED_BASE", "10")
+    monkeypatch.delenv("DLCOURSE_FAST", raising=False)
+    assert fastmode.seeds(3) == [10, 11, 12]
+    assert "Seeds start at 10 (DLCOURSE_SEED_BASE)" in fastmode.describe()
+    monkeypatch.setenv("DLCOURSE_FAST", "1")
+    assert fastmode.seeds(3) == [10, 11]
+    assert "Seeds start at 10" in fastmode.describe()
+
+
+def test_default_seeds_are_not_mentioned(full):
+    assert fastmode.seed_base() == 0 and fastmode.seeds(2) == [0, 1]
+    assert "Seeds" not in fastmode.describe()
+
+
+@pytest.mark.parametrize("value", ["-1", "ten", "1.5", "1e3"])
+def test_a_bad_seed_base_says_what_it_must_be(monkeypatch, value):
+    monkeypatch.setenv("DLCOURSE_SEED_BASE", value)
+    with pytest.raises(ValueError, match="DLCOURSE_SEED_BASE=.*whole number >= 0"):
+        fastmode.seeds(2)
