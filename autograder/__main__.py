@@ -30,6 +30,15 @@ def main(argv: list[str] | None = None) -> int:
     grade.add_argument("--db", help="nbgrader gradebook database URL (default: SQLite in OUT/nbgrader/)")
     grade.add_argument("--sandbox", choices=["bwrap", "none"], default="bwrap",
                        help="bwrap (default) confines the student's code; none is for trusted batches only")
+    plan = commands.add_parser("plan", help="predict how long grading a class takes, from the solution's cost here",
+                               description=_plan_doc(), formatter_class=argparse.RawDescriptionHelpFormatter)
+    plan.add_argument("assignment", help="a graded chapter folder under solutions/, e.g. 02_dropout")
+    plan.add_argument("--students", type=int, required=True, help="submissions to grade (N)")
+    plan.add_argument("--jobs", type=int, default=1, help="submissions graded at once per machine (J, default 1)")
+    plan.add_argument("--workers", type=int, default=1, help="machines grading (W, default 1; more: cluster workers)")
+    plan.add_argument("--cores", type=int, help="cores of each grading machine (default: this machine's)")
+    plan.add_argument("--runs", type=int, default=3, help="measuring batches of 1..RUNS copies (default 3, at least 2)")
+    plan.add_argument("--sandbox", choices=["bwrap", "none"], default="bwrap", help="as for grade (default bwrap)")
     validate = commands.add_parser("validate", help="students: run every visible check on a saved notebook (no nbgrader needed)")
     validate.add_argument("notebook", type=Path)
     args = parser.parse_args(argv)
@@ -42,6 +51,8 @@ def main(argv: list[str] | None = None) -> int:
         return validate_notebook(args.notebook)
     if args.command == "grade":
         return _grade(parser, args)
+    if args.command == "plan":
+        return _plan(parser, args)
 
     if args.command == "references":
         from autograder import references
@@ -89,8 +100,33 @@ def _grade(parser, args) -> int:
         print(f"{result['student_id']}: {passed}/{len(result['verdicts'])} test cells passed{note}")
     print(f"wrote {args.out / 'grades.csv'} and {args.out / 'feedback'}/ for {len(results)} submissions")
     print(grading.resource_summary(results, args.timeout))
+    print(grading.LAST_RUN["summary"])
     if pending:
         print(pending_message(pending, args.out))
+    return 0
+
+
+def _plan_doc() -> str:
+    """The plan command's help: the model, as autograder/plan.py's docstring explains it."""
+    from autograder import plan
+
+    return plan.__doc__
+
+
+def _plan(parser, args) -> int:
+    """Measure the solution's cost here (real grading, sandboxed), then print the prediction and its figures."""
+    from autograder import grading, plan
+
+    if args.assignment not in grading.graded_assignments():
+        parser.error(f"{args.assignment!r} is not a graded chapter")
+    if min(args.students, args.jobs, args.workers, args.cores or 1) < 1 or args.runs < 2:
+        parser.error("--students, --jobs, --workers and --cores must be at least 1, --runs at least 2")
+    runs, parallel, passed = plan.measure(args.assignment, runs=args.runs, jobs=args.jobs, sandbox=args.sandbox)
+    costs = plan.costs_from_runs(runs, args.cores or plan.cores(), parallel)
+    prediction = plan.predict(costs, args.students, args.jobs, args.workers)
+    if not passed:
+        print("warning: the solution did not pass every check here; its cost may not be typical")
+    print(plan.report(costs, prediction, args.students, args.jobs, args.workers, sum(len(r["rows"]) for r in runs)))
     return 0
 
 

@@ -124,7 +124,7 @@ def grade_one(task: dict) -> dict:
     from autograder.sandbox import Limits
 
     torch.set_num_threads(1)
-    started = time.monotonic()
+    started, cpu_started = time.monotonic(), _own_cpu_seconds()
     deadline = started + task["timeout"]
     tests = [TestCell(**t) for t in task["tests"]]
     part_names = list(dict.fromkeys(t.part for t in tests))
@@ -134,6 +134,8 @@ def grade_one(task: dict) -> dict:
     def finish() -> dict:
         result["seconds"] = round(time.monotonic() - started, 2)
         result["grader_peak_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+        result["checker_cpu_seconds"] = round(_own_cpu_seconds() - cpu_started, 2)
+        result["cpu_seconds"] = round(sum(result.get(f"{who}_cpu_seconds", 0.0) for who in ("checker", "reader", "worker")), 2)
         return result
 
     if task.get("unusable"):
@@ -144,6 +146,7 @@ def grade_one(task: dict) -> dict:
     inspected = inspection.inspect(Path(task["path"]), part_names, task.get("answers", []), scanned,
                                    allowed=part_names, timeout=min(60.0, task["timeout"]))
     result["reader_peak_mb"] = inspected.peak_mb
+    result["reader_cpu_seconds"] = round(inspected.cpu_seconds, 2)
     if inspected.unreadable:
         result["verdicts"] = _all_failed(task, f"not graded: {inspected.unreadable}")
         result["problems"].append(_short(f"not graded: {inspected.unreadable}", 300))
@@ -184,9 +187,18 @@ def grade_one(task: dict) -> dict:
                                                              f"({type(error).__name__}: {error})")}
     finally:
         impl.close()
+        result["worker_cpu_seconds"], result["worker_peak_mb"] = round(impl.cpu_seconds, 2), impl.peak_mb
     result["problems"] += [_short(p, 300) for p in impl.load_problems]
     result["problems"] = result["problems"][:20]
     return finish()
+
+
+def _own_cpu_seconds() -> float:
+    """CPU time this process has used so far (user + system), to charge a submission its checks."""
+    import resource
+
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 def grade_one_safely(task: dict) -> dict:
@@ -205,6 +217,7 @@ def grade_one_safely(task: dict) -> dict:
 
 NBGRADER_MEMORY_BYTES = 4 * 1024**3  # address space of one nbgrader command (its RSS stays far below)
 NBGRADER_PEAK_MB: dict[str, int] = {}  # the peak resident memory of each nbgrader command this run
+LAST_RUN: dict = {}  # the last grade() run's ledger entry (autograder.ledger.record): its summary and figures
 
 
 def _run_nbgrader(course: Path, *args: str, notebooks: int = 1) -> limited.Finished:
@@ -387,8 +400,10 @@ def grade(assignment: str, paths: list[Path], out: Path, jobs: int = 1, timeout:
     """
     from tqdm.auto import tqdm
 
-    from autograder import families
+    from autograder import families, ledger
     from autograder.sandbox import SandboxUnavailable, bwrap_path, prepare as prepare_sandbox
+
+    run_started = time.monotonic()
 
     if sandbox == "bwrap" and bwrap_path() is None:
         raise SandboxUnavailable("bubblewrap (bwrap) is not installed: `apt-get install bubblewrap`, "
@@ -445,6 +460,7 @@ def grade(assignment: str, paths: list[Path], out: Path, jobs: int = 1, timeout:
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
 
+    bookkeeping_started = time.monotonic()  # nbgrader's bookkeeping, serial, once per run
     _prepare_course(course, assignment, db_url)
     for result in fresh:
         student = result["student_id"]
@@ -466,4 +482,8 @@ def grade(assignment: str, paths: list[Path], out: Path, jobs: int = 1, timeout:
             shutil.copy2(html, feedback / result["student_id"] / f"{assignment}.html")
     pending = _write_grades_csv(course, out, assignment, db_url, [r["student_id"] for r in all_results],
                                 [t.grade_id for t in tests] + [a.grade_id for a in answers])
+    bookkeeping = time.monotonic() - bookkeeping_started
+    LAST_RUN.clear()
+    LAST_RUN.update(ledger.record(out, assignment, fresh, jobs=jobs, bookkeeping_seconds=bookkeeping,
+                                  wall_seconds=time.monotonic() - run_started))
     return all_results, pending

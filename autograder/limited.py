@@ -20,6 +20,7 @@ class Finished:
     stdout: bytes
     stderr: bytes
     peak_mb: int             # the child's peak resident memory
+    cpu_seconds: float = 0.0  # the child's CPU time (user + system, its own children included)
 
 
 def run(command: list[str], memory_bytes: int, seconds: float, input: bytes = b"", cwd=None, env=None,
@@ -66,4 +67,4 @@ def run(command: list[str], memory_bytes: int, seconds: float, input: bytes = b"
     for reader in readers:
         reader.join()
     return Finished(None if timed_out.is_set() else child.returncode, bytes(streams["stdout"]), bytes(streams["stderr"]),
-                    round(usage.ru_maxrss / 1024))
+                    round(usage.ru_maxrss / 1024), round(usage.ru_utime + usage.ru_stime, 3))

@@ -50,6 +50,8 @@ class RemoteImplementation:
         self.load_timeout = 30.0      # per top-level statement of the student's cells
         self.startup_timeout = 120.0  # interpreter start and imports, before the first statement
         self.max_skips = 5
+        self.cpu_seconds = 0.0  # CPU time of every worker process this submission ran (restarts included)
+        self.peak_mb = 0        # the largest peak resident memory among them
 
     # -- worker life cycle -------------------------------------------------------------------
     def _remaining(self, allowance: float) -> float:
@@ -125,6 +127,9 @@ class RemoteImplementation:
         if self.process is None:
             return
         stragglers = _descendants(self.process.pid)
+        cpu, peak = _tree_usage([self.process.pid, *stragglers])  # before the kill: the dead keep no peak
+        self.cpu_seconds += cpu
+        self.peak_mb = max(self.peak_mb, peak)
         for pid in [self.process.pid, *stragglers]:
             try:
                 os.kill(pid, signal.SIGKILL)
@@ -274,6 +279,28 @@ def _descendants(root: int) -> list[int]:
             found.append(child)
             frontier.append(child)
     return found
+
+
+def _tree_usage(pids: list[int]) -> tuple[float, int]:
+    """CPU seconds and the largest peak resident memory (MB) of these processes, read from /proc.
+
+    Each process's own time plus that of the children it has reaped (stat fields utime, stime,
+    cutime, cstime), so a worker inside bubblewrap's PID namespace counts whoever reaped it;
+    the kernel writes these figures, the student's process cannot change them.
+    """
+    ticks = os.sysconf("SC_CLK_TCK")
+    cpu, peak = 0.0, 0
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/stat") as fh:
+                fields = fh.read().rsplit(")", 1)[1].split()
+            cpu += sum(int(value) for value in fields[11:15]) / ticks
+            with open(f"/proc/{pid}/status") as fh:
+                hwm = [line.split()[1] for line in fh if line.startswith("VmHWM:")]
+            peak = max([peak] + [int(kb) // 1024 for kb in hwm])
+        except (OSError, IndexError, ValueError):
+            continue  # gone meanwhile: its time went to the parent that reaped it
+    return cpu, peak
 
 
 def _wait_until_gone(pids: list[int], seconds: float = 10.0) -> None:
