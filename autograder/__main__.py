@@ -30,6 +30,9 @@ def main(argv: list[str] | None = None) -> int:
     grade.add_argument("--db", help="nbgrader gradebook database URL (default: SQLite in OUT/nbgrader/)")
     grade.add_argument("--sandbox", choices=["bwrap", "none"], default="bwrap",
                        help="bwrap (default) confines the student's code; none is for trusted batches only")
+    grade.add_argument("--cold", action="store_true",
+                       help="start a fresh sandboxed interpreter for every submission instead of forking it from a "
+                            "warm template (slower; as root the warm template is the default)")
     plan = commands.add_parser("plan", help="predict how long grading a class takes, from the solution's cost here",
                                description=_plan_doc(), formatter_class=argparse.RawDescriptionHelpFormatter)
     plan.add_argument("assignment", help="a graded chapter folder under solutions/, e.g. 02_dropout")
@@ -90,7 +93,8 @@ def _grade(parser, args) -> int:
         parser.error("--jobs must be at least 1, --timeout positive, --memory at least 3 (GB; torch needs about 3)")
     try:
         results, pending = grading.grade(args.assignment, args.submissions, args.out, jobs=args.jobs, timeout=args.timeout,
-                                memory=args.memory, force=args.force, db_url=args.db, sandbox=args.sandbox)
+                                memory=args.memory, force=args.force, db_url=args.db, sandbox=args.sandbox,
+                                warm=not args.cold)
     except (SubmissionError, SandboxUnavailable, ReferenceFileError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -160,7 +160,7 @@ def grade_one(task: dict) -> dict:
     impl = RemoteImplementation(cells, mode=task["sandbox"], limits=Limits(memory_gb=task["memory"]),
                                 request_timeout=min(60.0, max(10.0, task["timeout"] / len(tests))),
                                 deadline=deadline, forbidden=tuple(task.get("forbidden", ())),
-                                mounts=[tuple(m) for m in task.get("mounts", [])])
+                                mounts=[tuple(m) for m in task.get("mounts", [])], warm=task.get("warm", False))
     try:
         for test in tests:
             part = test.part
@@ -393,7 +393,7 @@ def resource_summary(results: list[dict], timeout: float) -> str:
 
 def grade(assignment: str, paths: list[Path], out: Path, jobs: int = 1, timeout: float = 300.0,
           memory: float = 4.0, force: bool = False, db_url: str | None = None, sandbox: str = "bwrap",
-          progress: bool = True) -> tuple[list[dict], int]:
+          progress: bool = True, warm: bool = True) -> tuple[list[dict], int]:
     """Grade every submission in `paths`; write out/grades.csv and out/feedback/.
 
     Returns the per-submission results and how many written answers await manual grading.
@@ -445,7 +445,7 @@ def grade(assignment: str, paths: list[Path], out: Path, jobs: int = 1, timeout:
                          "sha256": sub.sha256, "problems": sub.problems, "unusable": sub.unusable, "salt": salt,
                          "tests": [t.__dict__ for t in tests], "answers": [a.grade_id for a in answers],
                          "timeout": timeout, "memory": memory, "sandbox": sandbox,
-                         "forbidden": [f.name for f in forbidden_families], "mounts": mounts})
+                         "forbidden": [f.name for f in forbidden_families], "mounts": mounts, "warm": warm})
         fresh = []
         if todo:
             context = multiprocessing.get_context("forkserver")
@@ -457,6 +457,8 @@ def grade(assignment: str, paths: list[Path], out: Path, jobs: int = 1, timeout:
                     fresh.append(result)
                     bar.update()
                 bar.close()
+                pool.close()  # the jobs exit normally, so each stops its warm template (warm_sandbox.close_all)
+                pool.join()
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
 

@@ -12,7 +12,7 @@ import signal
 import subprocess
 import time
 
-from autograder import protocol, sandbox
+from autograder import protocol, sandbox, warm_sandbox
 from autograder.checks.adapter import CheckFailed, StudentError
 from autograder.fair_share import FairShare
 
@@ -27,6 +27,8 @@ class RemoteImplementation:
     forbidden: the families (`autograder.families`) the worker locks before the student's code
     runs; mounts: files the sandbox shows over the originals (`sandbox.prepare`); deadline: a
     time.monotonic() value after which nothing more runs, loading and restarts included.
+    warm: fork each worker from this process's warm template (`autograder.warm_sandbox`) where
+    the machine allows it, instead of starting a sandboxed interpreter for it (a cold worker).
     """
 
     # Nothing the student's process reports decides a verdict: forbidden calls raise in the worker.
@@ -34,8 +36,9 @@ class RemoteImplementation:
 
     def __init__(self, cells: list[tuple[str, str]], mode: str = "bwrap", limits: sandbox.Limits = sandbox.Limits(),
                  request_timeout: float = 60.0, deadline: float | None = None, forbidden: tuple[str, ...] = (),
-                 mounts: list[tuple[str, str]] = ()):
+                 mounts: list[tuple[str, str]] = (), warm: bool = False):
         self.cells = cells
+        self.warm = warm and warm_sandbox.available(mode)
         self.mode = mode
         self.limits = limits
         self.request_timeout = request_timeout
@@ -43,8 +46,7 @@ class RemoteImplementation:
         self.forbidden = list(forbidden)
         self.mounts = list(mounts)
         self.cell_errors: dict[str, str] = {}
-        self.process = None
-        self.share: FairShare | None = None
+        self.process: ColdWorker | warm_sandbox.WarmChild | None = None
         self.skipped: set[tuple[int, int]] = set()   # top-level statements that ended or hung the worker
         self.load_problems: list[str] = []
         self.load_timeout = 30.0      # per top-level statement of the student's cells
@@ -61,26 +63,17 @@ class RemoteImplementation:
         return min(allowance, self.deadline - time.monotonic())
 
     def _spawn(self) -> None:
-        """Start a confined worker and send it the cells; it then runs them one statement at a time."""
-        to_worker_r, to_worker_w = os.pipe()
-        from_worker_r, from_worker_w = os.pipe()
-        command = sandbox.worker_command(self.mode, to_worker_r, from_worker_w, self.mounts)
-        self.share = FairShare.create(self.limits.tasks, self.limits.cpus) if self.mode == "bwrap" else None
-        share, limits = self.share, self.limits
-
-        def confine():  # in the child, between fork and exec
-            limits.apply()
-            if share is not None:
-                share.join()
-
-        self.process = subprocess.Popen(
-            command, pass_fds=(to_worker_r, from_worker_w), stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=sandbox.worker_environment(),
-            preexec_fn=confine, cwd="/tmp")
-        os.close(to_worker_r)
-        os.close(from_worker_w)
-        self._out = os.fdopen(to_worker_w, "wb")
-        self._in = from_worker_r
+        """Start a confined worker (warm or cold) and send it the cells; it runs them one statement at a time."""
+        self.process = None
+        if self.warm:
+            try:
+                self.process = warm_sandbox.template_for(self.mounts, self.limits).spawn(self.limits)
+            except (warm_sandbox.TemplateFailed, OSError, ValueError):
+                self.warm = False  # this machine would not keep a template: cold workers from now on
+        if self.process is None:
+            self.process = ColdWorker(self.mode, self.limits, self.mounts)
+        self._out = os.fdopen(self.process.to_worker, "wb")
+        self._in = self.process.from_worker
         self._buffer = b""
         self._out.write(protocol.dumps({"cells": [list(c) for c in self.cells], "skip": sorted(self.skipped),
                                         "forbidden": self.forbidden}))
@@ -121,36 +114,27 @@ class RemoteImplementation:
     def close(self) -> None:
         """Kill the worker and every process it started, and wait until they are gone.
 
-        The PID namespace would take them down anyway once bubblewrap dies, but asynchronously;
-        killing each descendant and waiting makes "no process left behind" hold on return.
+        A PID namespace would take them down anyway once its first process dies, but
+        asynchronously; killing each one and waiting makes "no process left behind" hold on return.
         """
         if self.process is None:
             return
-        stragglers = _descendants(self.process.pid)
-        cpu, peak = _tree_usage([self.process.pid, *stragglers])  # before the kill: the dead keep no peak
+        pids = self.process.pids()
+        cpu, peak = _tree_usage(pids)  # before the kill: the dead keep no peak
         self.cpu_seconds += cpu
         self.peak_mb = max(self.peak_mb, peak)
-        for pid in [self.process.pid, *stragglers]:
+        for pid in pids:
             try:
                 os.kill(pid, signal.SIGKILL)
             except (ProcessLookupError, PermissionError):
                 pass
-        try:
-            os.killpg(self.process.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
-        self.process.wait()
-        _wait_until_gone(stragglers)
-        if self.share is not None:
-            self.share.remove()
-            self.share = None
-        if self.process.stderr:
-            self.process.stderr.close()
+        self.process.reap()
+        _wait_until_gone(pids)
         try:
             self._out.close()
         except OSError:
             pass
-        os.close(self._in)
+        self.process.release()
         self.process = None
 
     def __enter__(self):
@@ -182,13 +166,12 @@ class RemoteImplementation:
 
     def _death_reason(self, code) -> str:
         if code is None:
-            try:
-                code = self.process.wait(timeout=5)
-            except subprocess.TimeoutExpired:
+            code = self.process.wait(timeout=5)
+            if code is None:
                 return "the code closed its connection to the grader"
         tail = ""
         try:
-            tail = _read_available(self.process.stderr, 4000).decode(errors="replace")
+            tail = _read_available(self.process.stderr_fd, 4000).decode(errors="replace")
         except Exception:
             pass
         if "MemoryError" in tail or "Cannot allocate" in tail:
@@ -242,6 +225,63 @@ class RemoteImplementation:
         return RemoteObject(self, handle)
 
 
+class ColdWorker:
+    """A worker started on its own: bubblewrap (or, with mode 'none', plain Python) running autograder.worker.
+
+    The same small interface as warm_sandbox.WarmChild: its pipes, pids(), poll(), wait(),
+    reap() and release(). Each cold worker gets its own fair share of the machine (cgroups).
+    """
+
+    def __init__(self, mode: str, limits: sandbox.Limits, mounts: list[tuple[str, str]]):
+        to_worker_r, self.to_worker = os.pipe()
+        self.from_worker, from_worker_w = os.pipe()
+        command = sandbox.worker_command(mode, to_worker_r, from_worker_w, mounts)
+        self.share = FairShare.create(limits.tasks, limits.cpus) if mode == "bwrap" else None
+        share = self.share
+
+        def confine():  # in the child, between fork and exec
+            limits.apply()
+            if share is not None:
+                share.join()
+
+        self.popen = subprocess.Popen(
+            command, pass_fds=(to_worker_r, from_worker_w), stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=sandbox.worker_environment(),
+            preexec_fn=confine, cwd="/tmp")
+        os.close(to_worker_r)
+        os.close(from_worker_w)
+        self.stderr_fd = self.popen.stderr.fileno()
+
+    def pids(self) -> list[int]:
+        """bubblewrap and every process below it."""
+        return [self.popen.pid, *_descendants(self.popen.pid)]
+
+    def poll(self) -> int | None:
+        return self.popen.poll()
+
+    def wait(self, timeout: float | None = None) -> int | None:
+        try:
+            return self.popen.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            return None
+
+    def reap(self) -> None:
+        """After the kill: collect bubblewrap's exit (and its session's stragglers)."""
+        try:
+            os.killpg(self.popen.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+        self.popen.wait()
+
+    def release(self) -> None:
+        """Give back the cgroup and the pipes."""
+        if self.share is not None:
+            self.share.remove()
+            self.share = None
+        self.popen.stderr.close()
+        os.close(self.from_worker)
+
+
 def _statement(progress, cells: int) -> tuple[int, int, int]:
     """The (cell, statement, line) a worker announced, checked: it comes from the student's process."""
     j, i, line = (int(v) for v in progress)
@@ -250,11 +290,11 @@ def _statement(progress, cells: int) -> tuple[int, int, int]:
     return j, i, line
 
 
-def _read_available(stream, limit: int) -> bytes:
-    """Up to `limit` bytes of what a dead worker left on `stream`, without waiting for more."""
+def _read_available(fd: int, limit: int) -> bytes:
+    """Up to `limit` bytes of what a dead worker left on file descriptor `fd`, without waiting for more."""
     data = b""
-    while len(data) < limit and select.select([stream], [], [], 0)[0]:
-        chunk = os.read(stream.fileno(), limit - len(data))
+    while len(data) < limit and select.select([fd], [], [], 0)[0]:
+        chunk = os.read(fd, limit - len(data))
         if not chunk:
             break
         data += chunk

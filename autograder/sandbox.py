@@ -78,17 +78,38 @@ def worker_command(mode: str, read_fd: int, write_fd: int, mounts: list[tuple[st
         return python
     if mode != "bwrap":
         raise ValueError(f"unknown sandbox mode {mode!r}; use 'bwrap' or 'none'")
+    if drops_root():
+        # No user namespace: the worker keeps only the two capabilities it needs to become nobody.
+        identity = _ROOT_IDENTITY + ["--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID"]
+        python.append(f"--drop-to={NOBODY}")
+    else:
+        identity = ["--unshare-all", "--cap-drop", "ALL"]
+    return _bwrap(mounts, identity, python)
+
+
+def template_command(control_fd: int, mounts: list[tuple[str, str]] = ()) -> list[str]:
+    """The command that starts a warm template (`autograder.warm_sandbox`) in the same sandbox as a worker.
+
+    Only as root: besides the capabilities to become nobody, the template keeps CAP_SYS_ADMIN to
+    give each submission's child namespaces and a /tmp of its own. It never runs student code;
+    the child gives up root, and with it every capability, before the first student statement.
+    """
+    if not drops_root():
+        raise SandboxUnavailable("warm sandboxes need the grader to run as root; grading starts a cold worker instead")
+    identity = _ROOT_IDENTITY + ["--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID", "--cap-add", "CAP_SYS_ADMIN"]
+    return _bwrap(mounts, identity, [sys.executable, "-I", "-m", "autograder.warm_sandbox", str(control_fd)])
+
+
+_ROOT_IDENTITY = ["--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts", "--unshare-cgroup-try",
+                  "--cap-drop", "ALL"]
+
+
+def _bwrap(mounts: list[tuple[str, str]], identity: list[str], python: list[str]) -> list[str]:
+    """bubblewrap around `python`: the system and the course read-only, a private /tmp, `identity`'s namespaces."""
     bwrap = bwrap_path()
     if bwrap is None:
         raise SandboxUnavailable("bubblewrap (bwrap) is not installed: `apt-get install bubblewrap`, "
                                  "or grade a trusted batch with `--sandbox none`")
-    if drops_root():
-        # No user namespace: the worker keeps only the two capabilities it needs to become nobody.
-        identity = ["--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts", "--unshare-cgroup-try",
-                    "--cap-drop", "ALL", "--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID"]
-        python.append(f"--drop-to={NOBODY}")
-    else:
-        identity = ["--unshare-all", "--cap-drop", "ALL"]
     overlays = []
     for source, target in mounts:
         overlays += ["--ro-bind", source, target]
