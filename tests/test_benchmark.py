@@ -28,3 +28,17 @@ def test_benchmark_model_is_the_specified_mlp():
     assert [(m.in_features, m.out_features) for m in linear] == [(784, 512), (512, 256), (256, 10)]
     dropout = [m for m in model if m.__class__.__name__ == "Dropout"]
     assert [m.p for m in dropout] == [0.2, 0.2]
+
+
+def test_stock_fairest_case_keeps_set_up_graded_cells_and_markdown_only():
+    import json
+
+    import bench_grading
+
+    nb = json.loads((ROOT / "notebooks" / "02_dropout" / "02_dropout.ipynb").read_text())
+    stripped = bench_grading.without_experiments(nb)
+    graded = [c for c in nb["cells"] if c.get("metadata", {}).get("nbgrader")]
+    assert [c for c in stripped["cells"] if c.get("metadata", {}).get("nbgrader")] == graded
+    code = [c for c in stripped["cells"] if c["cell_type"] == "code" and not c.get("metadata", {}).get("nbgrader")]
+    assert len(code) == 1 and "import torch" in "".join(code[0]["source"])  # the set-up cell alone
+    assert sum(c["cell_type"] == "code" for c in nb["cells"]) > len(graded) + 10  # the experiments were there
