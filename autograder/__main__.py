@@ -27,7 +27,8 @@ def main(argv: list[str] | None = None) -> int:
     grade.add_argument("--timeout", type=float, default=300, help="seconds one submission may take in all (default 300)")
     grade.add_argument("--memory", type=float, default=4, help="GB of address space for a student's code (default 4; torch needs 3)")
     grade.add_argument("--force", action="store_true", help="re-grade submissions already graded")
-    grade.add_argument("--db", help="nbgrader gradebook database URL (default: SQLite in OUT/nbgrader/)")
+    grade.add_argument("--db", help="nbgrader gradebook database URL, e.g. postgresql://grader@dbhost:5432/gradebook "
+                                    "(default: SQLite in OUT/nbgrader/)")
     grade.add_argument("--sandbox", choices=["bwrap", "none"], default="bwrap",
                        help="bwrap (default) confines the student's code; none is for trusted batches only")
     grade.add_argument("--cold", action="store_true",
@@ -95,7 +96,7 @@ def _grade(parser, args) -> int:
         results, pending = grading.grade(args.assignment, args.submissions, args.out, jobs=args.jobs, timeout=args.timeout,
                                 memory=args.memory, force=args.force, db_url=args.db, sandbox=args.sandbox,
                                 warm=not args.cold)
-    except (SubmissionError, SandboxUnavailable, ReferenceFileError) as exc:
+    except (SubmissionError, SandboxUnavailable, ReferenceFileError, grading.GradebookUnavailable) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     for result in results:

@@ -14,6 +14,7 @@ sandboxed) records the scores in the gradebook, `nbgrader generate_feedback` wri
 """
 from __future__ import annotations
 
+import contextlib
 import csv
 import hashlib
 import json
@@ -238,6 +239,125 @@ def _run_nbgrader(course: Path, *args: str, notebooks: int = 1) -> limited.Finis
     return result
 
 
+# -- the gradebook database (--db) ------------------------------------------------------------
+
+class GradebookUnavailable(RuntimeError):
+    """The --db database cannot be used; the message names what is missing and how to fix it."""
+
+
+def default_db_url(course: Path) -> str:
+    """The gradebook when --db is not given: SQLite beside nbgrader's course folder."""
+    return f"sqlite:///{course / 'gradebook.db'}"
+
+
+def check_database(db_url: str) -> None:
+    """Connect once, before any grading, so a wrong --db stops the batch with one clear error.
+
+    Without this, a missing driver, server, role or database surfaces only after the whole batch
+    has been graded, as a page of nbgrader's log.
+    """
+    from sqlalchemy import create_engine, exc, make_url
+
+    try:
+        url = make_url(db_url)
+    except exc.ArgumentError:
+        raise GradebookUnavailable(f"--db {db_url!r} is not a database URL; e.g. "
+                                   "postgresql://grader@dbhost:5432/gradebook or sqlite:////path/gradebook.db") from None
+    shown = url.render_as_string(hide_password=True)
+    try:
+        engine = create_engine(url, **_connect_timeout(url))
+    except exc.NoSuchModuleError:
+        raise GradebookUnavailable(f"--db {shown}: SQLAlchemy has no database called {url.drivername!r}; "
+                                   "use postgresql://USER@HOST:PORT/DATABASE or sqlite:///PATH") from None
+    except ModuleNotFoundError as missing:
+        raise GradebookUnavailable(f"--db {shown}: the Python driver {missing.name!r} for this database is not "
+                                   "installed; `pip install -r requirements.txt` installs psycopg, the one "
+                                   "postgresql:// URLs use") from None
+    try:
+        with engine.connect():
+            pass
+    except exc.DBAPIError as error:
+        said = " ".join(str(error.orig).split())
+        fix = _postgres_fix(url, said) if url.get_backend_name() == "postgresql" else "does its folder exist, and may you write there?"
+        raise GradebookUnavailable(f"--db {shown}: cannot open the gradebook ({said}); {fix}") from None
+    finally:
+        engine.dispose()
+
+
+def _postgres_fix(url, said: str) -> str:
+    """What to do about a PostgreSQL server's refusal, from what it said."""
+    user, database = url.username or "grader", url.database or "gradebook"
+    if "role" in said and "does not exist" in said:
+        return f"create the role on the server, as its superuser: `createuser {user}` (README, \"For instructors\")"
+    if "database" in said and "does not exist" in said:
+        return (f"create the database on the server, as its superuser: `createdb --owner={user} {database}` "
+                "(README, \"For instructors\")")
+    if "pg_hba.conf" in said:
+        return "let this machine connect: a line for it in the server's pg_hba.conf, then reload the server"
+    if "password" in said:
+        return "give the role's password in ~/.pgpass or PGPASSWORD (or in the URL: postgresql://USER:PASSWORD@HOST/DB)"
+    return "start the server, or correct the host and port in the URL"
+
+
+def _connect_timeout(url) -> dict:
+    """A server that never answers must not hang the command: PostgreSQL gets 10 s to accept."""
+    return {"connect_args": {"connect_timeout": 10}} if url.get_backend_name() == "postgresql" else {}
+
+
+GRADEBOOK_LOCK = int(hashlib.sha256(b"dlcourse autograder gradebook").hexdigest()[:15], 16)  # an advisory lock's id
+WAITING = "another `grade` run is writing to this gradebook: waiting for it to finish"
+
+
+@contextlib.contextmanager
+def gradebook_lock(db_url: str):
+    """Hold a PostgreSQL gradebook for one run's nbgrader commands, so two `grade` runs on it take turns.
+
+    nbgrader adds tables, courses, students and assignments by looking first and inserting after:
+    two runs doing that at once both insert, and one fails on the duplicate. Only this short
+    bookkeeping phase waits; the grading itself runs in parallel. The lock is an advisory lock of
+    the database, held by one connection of this process (the server drops it if we die).
+    SQLite gradebooks live in their own --out folder, which one run at a time uses anyway.
+    """
+    from sqlalchemy import create_engine, make_url, text
+    from sqlalchemy.pool import NullPool
+
+    url = make_url(db_url)
+    if url.get_backend_name() != "postgresql":
+        yield
+        return
+    engine = create_engine(url, poolclass=NullPool, **_connect_timeout(url))
+    lock = {"key": GRADEBOOK_LOCK}
+    try:
+        with engine.connect() as connection:
+            if not connection.execute(text("SELECT pg_try_advisory_lock(:key)"), lock).scalar():
+                print(WAITING, file=sys.stderr, flush=True)
+                connection.execute(text("SELECT pg_advisory_lock(:key)"), lock)
+            connection.commit()  # the lock outlives the transaction: do not sit idle inside one
+            try:
+                yield
+            finally:
+                connection.execute(text("SELECT pg_advisory_unlock(:key)"), lock)
+    finally:
+        engine.dispose()
+
+
+def _ensure_course_row(db_url: str) -> None:
+    """Give nbgrader's default course id "" the row its assignments refer to.
+
+    nbgrader files every assignment under CourseDirectory.course_id (default "") but creates a
+    course row only for a non-empty id. SQLite does not enforce the foreign key, so that goes
+    unnoticed; PostgreSQL does, and `generate_assignment` fails. The id stays "" because an
+    instructor's exchange (`nbgrader release_feedback`) reads this course folder's config and must
+    keep its own course id.
+    """
+    from nbgrader.api import Course, Gradebook
+
+    with Gradebook(db_url, course_id="") as gradebook:
+        if gradebook.db.get(Course, "") is None:
+            gradebook.db.add(Course(id=""))
+            gradebook.db.commit()
+
+
 NBGRADER_CONFIG = '''# Written by `python -m autograder grade`; regenerated on every run.
 c = get_config()
 c.CourseDirectory.root = {root!r}
@@ -265,6 +385,7 @@ def _prepare_course(course: Path, assignment: str, db_url: str) -> None:
     target = course / "source" / assignment
     target.mkdir(parents=True, exist_ok=True)
     shutil.copy2(source, target / source.name)
+    _ensure_course_row(db_url)
     _run_nbgrader(course, "generate_assignment", assignment, "--force")
     marker.write_text(digest)
 
@@ -417,7 +538,9 @@ def grade(assignment: str, paths: list[Path], out: Path, jobs: int = 1, timeout:
     course = out / "nbgrader"
     results_dir = out / "results"
     results_dir.mkdir(parents=True, exist_ok=True)
-    db_url = db_url or f"sqlite:///{course / 'gradebook.db'}"
+    course.mkdir(parents=True, exist_ok=True)
+    db_url = db_url or default_db_url(course)
+    check_database(db_url)  # before the batch: a wrong --db must not cost a whole grading run
     salt_file = out / "salt"
     if not salt_file.is_file():
         salt_file.write_text(secrets.token_hex(16))
@@ -462,29 +585,30 @@ def grade(assignment: str, paths: list[Path], out: Path, jobs: int = 1, timeout:
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
 
-    bookkeeping_started = time.monotonic()  # nbgrader's bookkeeping, serial, once per run
-    _prepare_course(course, assignment, db_url)
-    for result in fresh:
-        student = result["student_id"]
-        for stage in ("submitted", "autograded", "feedback"):
-            shutil.rmtree(course / stage / student / assignment, ignore_errors=True)
-        target = course / "submitted" / student / assignment
-        target.mkdir(parents=True)
-        nbformat.write(_canonical_notebook(assignment, result), target / f"{assignment}.ipynb")
-        _write_receipts(target, result.get("receipts", {}))
-    all_results = sorted(done + fresh, key=lambda r: r["student_id"])
-    if fresh or not (out / "grades.csv").is_file():
-        _run_nbgrader(course, "autograde", assignment, notebooks=len(fresh))
-    _refresh_feedback(course, assignment, db_url)
-    feedback = out / "feedback"
-    for result in all_results:
-        html = course / "feedback" / result["student_id"] / assignment / f"{assignment}.html"
-        if html.is_file():
-            (feedback / result["student_id"]).mkdir(parents=True, exist_ok=True)
-            shutil.copy2(html, feedback / result["student_id"] / f"{assignment}.html")
-    pending = _write_grades_csv(course, out, assignment, db_url, [r["student_id"] for r in all_results],
-                                [t.grade_id for t in tests] + [a.grade_id for a in answers])
-    bookkeeping = time.monotonic() - bookkeeping_started
+    with gradebook_lock(db_url):  # one run at a time per gradebook
+        bookkeeping_started = time.monotonic()  # nbgrader's bookkeeping, serial, once per run (not the wait)
+        _prepare_course(course, assignment, db_url)
+        for result in fresh:
+            student = result["student_id"]
+            for stage in ("submitted", "autograded", "feedback"):
+                shutil.rmtree(course / stage / student / assignment, ignore_errors=True)
+            target = course / "submitted" / student / assignment
+            target.mkdir(parents=True)
+            nbformat.write(_canonical_notebook(assignment, result), target / f"{assignment}.ipynb")
+            _write_receipts(target, result.get("receipts", {}))
+        all_results = sorted(done + fresh, key=lambda r: r["student_id"])
+        if fresh or not (out / "grades.csv").is_file():
+            _run_nbgrader(course, "autograde", assignment, notebooks=len(fresh))
+        _refresh_feedback(course, assignment, db_url)
+        feedback = out / "feedback"
+        for result in all_results:
+            html = course / "feedback" / result["student_id"] / assignment / f"{assignment}.html"
+            if html.is_file():
+                (feedback / result["student_id"]).mkdir(parents=True, exist_ok=True)
+                shutil.copy2(html, feedback / result["student_id"] / f"{assignment}.html")
+        pending = _write_grades_csv(course, out, assignment, db_url, [r["student_id"] for r in all_results],
+                                    [t.grade_id for t in tests] + [a.grade_id for a in answers])
+        bookkeeping = time.monotonic() - bookkeeping_started
     LAST_RUN.clear()
     LAST_RUN.update(ledger.record(out, assignment, fresh, jobs=jobs, bookkeeping_seconds=bookkeeping,
                                   wall_seconds=time.monotonic() - run_started))
