@@ -472,10 +472,11 @@ def _grade_fingerprints(assignment: str, db_url: str) -> dict[str, str]:
     return prints
 
 
-def _refresh_feedback(course: Path, assignment: str, db_url: str) -> None:
+def _refresh_feedback(course: Path, assignment: str, db_url: str, jobs: int = 1) -> None:
     """(Re)generate the feedback of every student whose grades or comments changed since the last one.
 
     That covers new submissions and the instructor's manual grading in the formgrader alike.
+    Rendering a page costs about 0.9 s, so `jobs` nbgrader processes share the students.
     """
     record = course / f".feedback-{assignment}.json"
     before = json.loads(record.read_text()) if record.is_file() else {}
@@ -486,8 +487,30 @@ def _refresh_feedback(course: Path, assignment: str, db_url: str) -> None:
         return
     for student in changed:
         shutil.rmtree(course / "feedback" / student / assignment, ignore_errors=True)
-    _run_nbgrader(course, "generate_feedback", assignment, notebooks=len(changed))
+    _run_nbgrader_shared(course, "generate_feedback", assignment, changed, everyone=sorted(now), jobs=jobs)
     record.write_text(json.dumps(now, indent=1, sort_keys=True))
+
+
+def _run_nbgrader_shared(course: Path, command: str, assignment: str, students: list[str], everyone: list[str],
+                         jobs: int) -> None:
+    """Run an nbgrader command for `students` as `jobs` processes at once, each for its share of them.
+
+    nbgrader takes one student or all of them, so each process is told whom to leave out
+    (`student_id_exclude`: the students of `everyone` outside its share).
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    shares = [share for share in (students[i::max(1, jobs)] for i in range(max(1, jobs))) if share]
+    if len(shares) <= 1:
+        _run_nbgrader(course, command, assignment, notebooks=len(students))
+        return
+
+    def run(share: list[str]) -> None:
+        others = ",".join(sorted(set(everyone) - set(share)))
+        _run_nbgrader(course, command, assignment, f"--CourseDirectory.student_id_exclude={others}", notebooks=len(share))
+
+    with ThreadPoolExecutor(len(shares)) as pool:
+        list(pool.map(run, shares))  # re-raises the first failure
 
 
 def _fmt(value: float | None) -> str:
@@ -512,12 +535,30 @@ def resource_summary(results: list[dict], timeout: float) -> str:
             f"{slowest['student_id']} {slowest['seconds']:g} s (--timeout {timeout:g})")
 
 
+@contextlib.contextmanager
+def _graded(todo: list[dict], jobs: int, cluster: str | None):
+    """Each task's result as it completes: from `jobs` processes here, or from the Dask cluster at `cluster`."""
+    if cluster:
+        from autograder import cluster as dask_cluster
+
+        with contextlib.closing(dask_cluster.results(cluster, todo)) as results:
+            yield results
+        return
+    context = multiprocessing.get_context("forkserver")
+    with context.Pool(processes=max(1, min(jobs, len(todo)))) as pool:
+        yield pool.imap_unordered(grade_one_safely, todo)
+        pool.close()  # the jobs exit normally, so each stops its warm template (warm_sandbox.close_all)
+        pool.join()
+
+
 def grade(assignment: str, paths: list[Path], out: Path, jobs: int = 1, timeout: float = 300.0,
           memory: float = 4.0, force: bool = False, db_url: str | None = None, sandbox: str = "bwrap",
-          progress: bool = True, warm: bool = True) -> tuple[list[dict], int]:
+          progress: bool = True, warm: bool = True, cluster: str | None = None) -> tuple[list[dict], int]:
     """Grade every submission in `paths`; write out/grades.csv and out/feedback/.
 
-    Returns the per-submission results and how many written answers await manual grading.
+    `cluster`: a Dask scheduler's address; the submissions are graded on its workers instead of
+    a pool of `jobs` processes here (`autograder.cluster`). Returns the per-submission results
+    and how many written answers await manual grading.
     """
     from tqdm.auto import tqdm
 
@@ -526,7 +567,7 @@ def grade(assignment: str, paths: list[Path], out: Path, jobs: int = 1, timeout:
 
     run_started = time.monotonic()
 
-    if sandbox == "bwrap" and bwrap_path() is None:
+    if sandbox == "bwrap" and bwrap_path() is None and not cluster:  # on a cluster, each worker checks its own
         raise SandboxUnavailable("bubblewrap (bwrap) is not installed: `apt-get install bubblewrap`, "
                                  "or grade a trusted batch with `--sandbox none`")
     tests = autograded_cells(assignment)
@@ -547,7 +588,7 @@ def grade(assignment: str, paths: list[Path], out: Path, jobs: int = 1, timeout:
     salt = salt_file.read_text().strip()
 
     forbidden_families = families.for_chapter(assignment)
-    mounts = prepare_sandbox(forbidden_families) if sandbox == "bwrap" else []
+    mounts = prepare_sandbox(forbidden_families) if sandbox == "bwrap" and not cluster else []
     workdir = out / "tmp"
     workdir.mkdir(exist_ok=True)
     try:
@@ -571,17 +612,14 @@ def grade(assignment: str, paths: list[Path], out: Path, jobs: int = 1, timeout:
                          "forbidden": [f.name for f in forbidden_families], "mounts": mounts, "warm": warm})
         fresh = []
         if todo:
-            context = multiprocessing.get_context("forkserver")
-            with context.Pool(processes=max(1, min(jobs, len(todo)))) as pool:
+            with _graded(todo, jobs, cluster) as graded:
                 bar = tqdm(total=len(todo), desc=f"grading {assignment}", unit="submission", disable=not progress)
-                for result in pool.imap_unordered(grade_one_safely, todo):
+                for result in graded:
                     result["receipts"] = receipts[result["student_id"]]
                     (results_dir / f"{result['student_id']}.json").write_text(json.dumps(result, indent=1))
                     fresh.append(result)
                     bar.update()
                 bar.close()
-                pool.close()  # the jobs exit normally, so each stops its warm template (warm_sandbox.close_all)
-                pool.join()
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
 
@@ -598,8 +636,10 @@ def grade(assignment: str, paths: list[Path], out: Path, jobs: int = 1, timeout:
             _write_receipts(target, result.get("receipts", {}))
         all_results = sorted(done + fresh, key=lambda r: r["student_id"])
         if fresh or not (out / "grades.csv").is_file():
-            _run_nbgrader(course, "autograde", assignment, notebooks=len(fresh))
-        _refresh_feedback(course, assignment, db_url)
+            submitted = sorted(p.name for p in (course / "submitted").iterdir() if p.is_dir())
+            writers = 1 if db_url.startswith("sqlite") else jobs  # SQLite: one writer at a time, or "database is locked"
+            _run_nbgrader_shared(course, "autograde", assignment, [r["student_id"] for r in fresh], submitted, writers)
+        _refresh_feedback(course, assignment, db_url, jobs=jobs)
         feedback = out / "feedback"
         for result in all_results:
             html = course / "feedback" / result["student_id"] / assignment / f"{assignment}.html"
