@@ -6,7 +6,9 @@
 - `TEMPLATE_NAME` (autograder/templates/course_feedback/): nbgrader's feedback template with
   those labels, and with diagnoses wrapped to the page's width (feedback.css).
 
-`nbgrader_config()` is the configuration `nbgrader generate_feedback` needs for all three. The
+- `FeedbackExporter`: nbconvert's HTML exporter made cheap for a class (see its docstring).
+
+`nbgrader_config()` is the configuration `nbgrader generate_feedback` needs for all of them. The
 template is set for GenerateFeedback's own exporter only (`c.GenerateFeedback.HTMLExporter`):
 the formgrader reads the same nbgrader_config.py and must keep its own template.
 """
@@ -15,6 +17,10 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import jinja2
+from nbconvert.exporters import HTMLExporter, TemplateExporter
+from nbconvert.filters.highlight import Highlight2HTML
+from nbconvert.filters.widgetsdatatypefilter import WidgetsDataTypeFilter
 from nbgrader.preprocessors import GetGrades, NbGraderPreprocessor
 
 _HIDDEN = re.compile(r"^[ \t]*### BEGIN HIDDEN TESTS.*?### END HIDDEN TESTS[ \t]*\n?", re.S | re.M)
@@ -60,6 +66,55 @@ def awaiting_points(nb) -> float:
                if cell.metadata.get("nbgrader", {}).get("awaiting_grading"))
 
 
+class FeedbackExporter(HTMLExporter):
+    """nbconvert's HTML exporter, the same page for about a third of the work on a class's notebooks.
+
+    Every student's page repeats the chapter's text and code, so within one nbgrader run the
+    rendered markdown and the highlighted code are kept by source. And the finished page is not
+    parsed again with BeautifulSoup, as HTMLExporter does, only to add `tabindex` to cells and
+    outputs and `alt` to images: two regular expressions add the same attributes.
+    """
+
+    _FOCUSABLE = re.compile(r'<div class="([^"]*\b(?:jp-Cell-inputWrapper|jp-OutputArea-output)\b[^"]*)"')
+    _IMAGE_WITHOUT_ALT = re.compile(r"<img(?![^>]*\balt=)")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._markdown: dict = {}
+        self._highlighted: dict = {}
+
+    @jinja2.pass_context  # as HTMLExporter's: the template passes its context (the cell, the resources)
+    def markdown2html(self, context, source):
+        cell = context.get("cell", {})
+        key = (source, repr(cell.get("attachments")), context.get("resources", {}).get("metadata", {}).get("path"))
+        if key not in self._markdown:
+            self._markdown[key] = super().markdown2html(context, source)
+        return self._markdown[key]
+
+    def from_notebook_node(self, nb, resources=None, **kw):
+        """HTMLExporter.from_notebook_node with a remembering highlighter and without the re-parse."""
+        langinfo = nb.metadata.get("language_info", {})
+        lexer = langinfo.get("pygments_lexer", langinfo.get("name", None))
+        highlight = self.filters.get("highlight_code", Highlight2HTML(pygments_lexer=lexer, parent=self))
+        resources = self._init_resources(resources)
+        self.register_filter("highlight_code", self._remembering(highlight))
+        self.register_filter("filter_data_type", WidgetsDataTypeFilter(
+            notebook_metadata=self._nb_metadata, parent=self, resources=resources))
+        html, resources = TemplateExporter.from_notebook_node(self, nb, resources, **kw)
+        html = self._FOCUSABLE.sub(r'<div class="\1" tabindex="0"', html)
+        html = self._IMAGE_WITHOUT_ALT.sub('<img alt="No description has been provided for this image"', html)
+        return html, resources
+
+    def _remembering(self, highlight):
+        def remembered(source, language=None, metadata=None):
+            key = (highlight.pygments_lexer, source, language, repr(metadata))
+            if key not in self._highlighted:
+                self._highlighted[key] = highlight(source, language, metadata)
+            return self._highlighted[key]
+
+        return remembered
+
+
 def template_basedirs() -> list[str]:
     """Where nbconvert looks for templates: ours, then nbgrader's (ours extends its feedback template)."""
     import nbgrader
@@ -69,10 +124,12 @@ def template_basedirs() -> list[str]:
 
 
 NBGRADER_CONFIG = '''
-from autograder.feedback import GetGradesAwaiting, HideHiddenTests, TEMPLATE_FILE, TEMPLATE_NAME, template_basedirs
+from autograder.feedback import (FeedbackExporter, GetGradesAwaiting, HideHiddenTests, TEMPLATE_FILE, TEMPLATE_NAME,
+                                 template_basedirs)
 from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor
 
 c.GenerateFeedback.preprocessors = [GetGradesAwaiting, HideHiddenTests, CSSHTMLHeaderPreprocessor]
+c.GenerateFeedback.exporter_class = FeedbackExporter
 # GenerateFeedback's exporter only: the formgrader reads this file too and keeps its own template.
 c.GenerateFeedback.HTMLExporter.template_name = TEMPLATE_NAME
 c.GenerateFeedback.HTMLExporter.template_file = TEMPLATE_FILE

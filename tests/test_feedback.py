@@ -18,6 +18,8 @@ from traitlets.config import Config
 from autograder import feedback
 from autograder.__main__ import pending_message
 
+ROOT = Path(__file__).resolve().parent.parent
+
 
 def course_config() -> Config:
     """What nbgrader_config.py sets for the feedback (the lines `python -m autograder grade` writes)."""
@@ -101,3 +103,33 @@ def test_the_pending_message_agrees_with_its_count(pending, words):
     message = pending_message(pending, Path("out"))
     assert message.startswith(words)
     assert ("its column stays empty" in message) == (pending == 1)
+
+
+def _visible_text(page: str) -> str:
+    import html as html_module
+
+    page = re.sub(r"<(style|script)\b.*?</\1>", "", page, flags=re.S)
+    return " ".join(html_module.unescape(re.sub(r"<[^>]+>", " ", page)).split())
+
+
+def test_the_fast_exporter_renders_what_nbconvert_renders_with_the_same_attributes():
+    """FeedbackExporter skips nbconvert's BeautifulSoup pass and remembers rendered cells: same page text,
+    the same tabindex and alt attributes, for two notebooks in a row (the second from its memory)."""
+    import nbformat
+    from nbconvert.exporters import HTMLExporter
+
+    from autograder.feedback import FeedbackExporter
+
+    nb = nbformat.read(ROOT / "notebooks" / "04_initialization" / "04_initialization.ipynb", as_version=4)
+    code = next(cell for cell in nb.cells if cell.cell_type == "code")
+    code.outputs = [nbformat.v4.new_output("error", ename="AssertionError", evalue="x < y",
+                                                  traceback=["AssertionError: 1 < 2 & <b>not bold</b>"]),
+                           nbformat.v4.new_output("display_data", data={"image/png": "iVBORw0KGgo="})]
+    stock, fast = HTMLExporter(), FeedbackExporter()
+    expected, _ = stock.from_notebook_node(nb)
+    for _ in range(2):
+        page, _ = fast.from_notebook_node(nb)
+        assert _visible_text(page) == _visible_text(expected)
+        for attribute in ('tabindex="0"', 'alt="No description has been provided for this image"'):
+            assert page.count(attribute) == expected.count(attribute) > 0, attribute
+    assert fast._markdown and fast._highlighted  # remembered across the two pages
