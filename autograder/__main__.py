@@ -34,6 +34,9 @@ def main(argv: list[str] | None = None) -> int:
     grade.add_argument("--cold", action="store_true",
                        help="start a fresh sandboxed interpreter for every submission instead of forking it from a "
                             "warm template (slower; as root the warm template is the default)")
+    grade.add_argument("--cluster", metavar="ADDRESS",
+                       help="grade on the workers of a Dask scheduler, e.g. tcp://gradehost:8786 (README, "
+                            "\"For instructors\"); nbgrader, the gradebook and grades.csv stay here")
     plan = commands.add_parser("plan", help="predict how long grading a class takes, from the solution's cost here",
                                description=_plan_doc(), formatter_class=argparse.RawDescriptionHelpFormatter)
     plan.add_argument("assignment", help="a graded chapter folder under solutions/, e.g. 02_dropout")
@@ -81,7 +84,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _grade(parser, args) -> int:
-    from autograder import grading
+    from autograder import cluster, grading
     from autograder.references import ReferenceFileError
     from autograder.sanitize import inert_message
     from autograder.sandbox import SandboxUnavailable
@@ -95,8 +98,11 @@ def _grade(parser, args) -> int:
     try:
         results, pending = grading.grade(args.assignment, args.submissions, args.out, jobs=args.jobs, timeout=args.timeout,
                                 memory=args.memory, force=args.force, db_url=args.db, sandbox=args.sandbox,
-                                warm=not args.cold)
+                                warm=not args.cold, cluster=args.cluster)
     except (SubmissionError, SandboxUnavailable, ReferenceFileError, grading.GradebookUnavailable) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except (cluster.ClusterUnavailable, cluster.WorkerRefused) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     for result in results:
