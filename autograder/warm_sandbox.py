@@ -27,6 +27,7 @@ import contextlib
 import ctypes
 import json
 import os
+import re
 import select
 import signal
 import socket
@@ -38,7 +39,7 @@ import traceback
 from autograder import sandbox
 
 CLONE_NEWNS, CLONE_NEWUTS, CLONE_NEWIPC, CLONE_NEWPID, CLONE_NEWNET = 0x20000, 0x4000000, 0x8000000, 0x20000000, 0x40000000
-MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_REC, MS_PRIVATE = 2, 4, 8, 16384, 1 << 18
+MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 1, 2, 4, 8, 32, 4096, 16384, 1 << 18
 PR_SET_PDEATHSIG = 1
 MAX_REQUEST_BYTES = 4096
 READY_TIMEOUT = 180.0   # the template's start (torch import) on a busy machine
@@ -85,7 +86,7 @@ def _run_child(fds: list[int], request: dict) -> None:
         size = int(request.get("tmp_bytes", 64 * 1024**2))
         for folder in ("/tmp", "/dev/shm"):
             if os.path.isdir(folder):
-                _mount(libc, "tmpfs", folder, "tmpfs", MS_NOSUID | MS_NODEV, f"size={size},mode=1777")
+                _fresh_tmpfs(libc, folder, size)
         worker_pid = os.fork()
         if worker_pid == 0:
             _run_worker(libc, read_fd, write_fd, error_fd, request)
@@ -99,6 +100,37 @@ def _run_child(fds: list[int], request: dict) -> None:
     with contextlib.suppress(OSError):
         os.write(status_fd, f"{code}\n".encode())
     os._exit(0)
+
+
+def _mount_points_below(folder: str) -> list[str]:
+    """Mount points strictly inside `folder`, in the order they were mounted (from /proc/self/mountinfo)."""
+    with open("/proc/self/mountinfo") as fh:
+        points = [_unescape(line.split()[4]) for line in fh]
+    return [point for point in points if point.startswith(folder.rstrip("/") + "/")]
+
+
+def _unescape(field: str) -> str:
+    """mountinfo writes a space, tab, newline or backslash in a path as an octal escape (\\040)."""
+    return re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), field)
+
+
+def _fresh_tmpfs(libc, folder: str, size: int) -> None:
+    """An empty tmpfs on `folder`, keeping visible (read-only) what the sandbox mounted inside it.
+
+    The course, its virtualenv or the library overlay may live under /tmp (a checkout there, a
+    CI clone): each is held by a file descriptor while the new tmpfs goes on, then bound back.
+    """
+    held = [(point, os.open(point, os.O_PATH | os.O_CLOEXEC)) for point in _mount_points_below(folder)]
+    _mount(libc, "tmpfs", folder, "tmpfs", MS_NOSUID | MS_NODEV, f"size={size},mode=1777")
+    for point, fd in held:
+        if os.path.isdir(f"/proc/self/fd/{fd}"):
+            os.makedirs(point, mode=0o755, exist_ok=True)
+        else:
+            os.makedirs(os.path.dirname(point), mode=0o755, exist_ok=True)
+            open(point, "a").close()
+        _mount(libc, f"/proc/self/fd/{fd}", point, None, MS_BIND)
+        _mount(libc, None, point, None, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV)
+        os.close(fd)
 
 
 def _run_worker(libc, read_fd: int, write_fd: int, error_fd: int, request: dict) -> None:

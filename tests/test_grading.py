@@ -95,7 +95,8 @@ def batch(chapter: str, folder: Path) -> dict[str, dict[str, bool]]:
 
 def leftover_processes() -> list[str]:
     lines = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout.splitlines()
-    return [line for line in lines if "autograder.worker" in line or line.strip() == "sleep 987"]
+    return [line for line in lines if "autograder.worker" in line or "autograder.warm_sandbox" in line
+            or line.strip() == "sleep 987"]
 
 
 @pytest.mark.parametrize("chapter", CHAPTERS)

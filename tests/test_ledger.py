@@ -78,8 +78,9 @@ def test_grade_writes_the_ledger_and_the_summary_and_a_resumed_run_keeps_old_row
     rows = ledger.read(out)
     assert [r["student_id"] for r in sorted(rows, key=lambda r: r["student_id"])] == ["ann", "bob"]
     for row in rows:
-        assert row["cpu_seconds"] > 0 and row["worker_cpu_seconds"] > 0.5  # torch's import alone
-        assert row["worker_peak_mb"] > 100  # the worker imported torch
+        # The worker ran the checks' calls (a warm one forked with torch already imported: no import to count).
+        assert row["cpu_seconds"] > 0 and row["worker_cpu_seconds"] > 0
+        assert row["worker_peak_mb"] > 100  # torch's pages, in memory in the worker
         assert row["cpu_seconds"] == pytest.approx(row["checker_cpu_seconds"] + row["reader_cpu_seconds"]
                                                    + row["worker_cpu_seconds"], abs=0.02)
         assert 0 < row["wall_seconds"] < row["run_wall_seconds"] and row["run_bookkeeping_seconds"] > 0

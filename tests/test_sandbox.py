@@ -220,17 +220,23 @@ def busy(n, seconds, spin=True):
 '''
 
 
-def test_a_worker_gets_at_most_its_tasks_and_one_cpu():
+@pytest.mark.parametrize("warm", [False, True], ids=["cold", "warm"])
+def test_a_worker_gets_at_most_its_tasks_and_one_cpu(warm):
+    """Cold: the worker's own cgroup. Warm: the template's, which holds one submission at a time."""
+    from autograder import warm_sandbox
     from autograder.fair_share import FairShare
 
     probe = FairShare.create()
     if probe is None:
         pytest.skip("this machine lets the grader create no cgroup (not root, no delegated subtree)")
     probe.remove()
-    with worker({"busy": CPU_AND_TASKS}) as impl:
+    if warm and not warm_sandbox.available("bwrap"):
+        pytest.skip("warm sandboxes need the grader to run as root")
+    with worker({"busy": CPU_AND_TASKS}, warm=warm) as impl:
         assert impl.has("busy")
-        share = impl.share
-        assert share is not None and impl.process.pid in share.members()
+        assert isinstance(impl.process, warm_sandbox.WarmChild) == warm
+        share = impl.process.template.share if warm else impl.process.share
+        assert share is not None and set(impl.process.pids()) <= set(share.members())
         assert impl.call("busy", 200, 3.0, spin=False)[0] < 64  # the cgroup's task limit stops the thread bomb
         before, start = _cpu_seconds(share.members()), time.monotonic()
         impl.call("busy", 8, 3.0)

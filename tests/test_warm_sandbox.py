@@ -180,3 +180,30 @@ def gone(template, seconds: float = 5.0) -> bool:
     while template.children() and time.monotonic() < end:
         time.sleep(0.05)
     return template.children() == []
+
+
+def test_what_the_sandbox_mounts_under_tmp_stays_visible_and_read_only(mounts, tmp_path):
+    """A course (or its virtualenv) checked out under /tmp, as a CI clone may be: the child's fresh
+    /tmp must not hide it. Shown here with a file and a folder the sandbox mounts below /tmp."""
+    folder = tmp_path / "course-under-tmp"
+    (folder / "package").mkdir(parents=True)
+    (folder / "package" / "module.py").write_text("VALUE = 42\n")
+    (folder / "notes.txt").write_text("read me\n")
+    extra = [(str(folder / "package"), "/tmp/checkout/package"), (str(folder / "notes.txt"), "/tmp/checkout/notes.txt")]
+    probe = ("def probe():\n"
+             "    import os, sys\n"
+             "    sys.path.insert(0, '/tmp/checkout/package')\n"
+             "    import module\n"
+             "    try:\n"
+             "        open('/tmp/checkout/package/module.py', 'a').close()\n"
+             "        writable = True\n"
+             "    except OSError:\n"
+             "        writable = False\n"
+             "    return [module.VALUE, open('/tmp/checkout/notes.txt').read(), writable,\n"
+             "            sorted(os.listdir('/tmp')), os.access('/tmp', os.W_OK)]\n")
+    impl = RemoteImplementation([("probe", probe)], mode="bwrap", forbidden=("dropout",), mounts=mounts + extra, warm=True)
+    with impl:
+        value, notes, writable, listed, tmp_writable = impl.call("probe")[0]
+        assert isinstance(impl.process, warm_sandbox.WarmChild)
+    assert (value, notes, writable) == (42, "read me\n", False)
+    assert listed == ["checkout"] and tmp_writable  # a fresh /tmp, with the mounted checkout in it
