@@ -123,11 +123,12 @@ def _fresh_tmpfs(libc, folder: str, size: int) -> None:
     held = [(point, os.open(point, os.O_PATH | os.O_CLOEXEC)) for point in _mount_points_below(folder)]
     _mount(libc, "tmpfs", folder, "tmpfs", MS_NOSUID | MS_NODEV, f"size={size},mode=1777")
     for point, fd in held:
-        if os.path.isdir(f"/proc/self/fd/{fd}"):
-            os.makedirs(point, mode=0o755, exist_ok=True)
-        else:
-            os.makedirs(os.path.dirname(point), mode=0o755, exist_ok=True)
-            open(point, "a").close()
+        if not os.path.lexists(point):  # else it is there already, inside a folder bound back before it
+            if os.path.isdir(f"/proc/self/fd/{fd}"):
+                os.makedirs(point, mode=0o755)
+            else:
+                os.makedirs(os.path.dirname(point), mode=0o755, exist_ok=True)
+                open(point, "x").close()
         _mount(libc, f"/proc/self/fd/{fd}", point, None, MS_BIND)
         _mount(libc, None, point, None, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV)
         os.close(fd)

@@ -189,7 +189,10 @@ def test_what_the_sandbox_mounts_under_tmp_stays_visible_and_read_only(mounts, t
     (folder / "package").mkdir(parents=True)
     (folder / "package" / "module.py").write_text("VALUE = 42\n")
     (folder / "notes.txt").write_text("read me\n")
-    extra = [(str(folder / "package"), "/tmp/checkout/package"), (str(folder / "notes.txt"), "/tmp/checkout/notes.txt")]
+    (folder / "overlay.py").write_text("VALUE = 43\n")
+    # A folder, a file beside it, and a file over one inside the folder (as the library overlay does in a venv).
+    extra = [(str(folder / "package"), "/tmp/checkout/package"), (str(folder / "notes.txt"), "/tmp/checkout/notes.txt"),
+             (str(folder / "overlay.py"), "/tmp/checkout/package/module.py")]
     probe = ("def probe():\n"
              "    import os, sys\n"
              "    sys.path.insert(0, '/tmp/checkout/package')\n"
@@ -205,5 +208,5 @@ def test_what_the_sandbox_mounts_under_tmp_stays_visible_and_read_only(mounts, t
     with impl:
         value, notes, writable, listed, tmp_writable = impl.call("probe")[0]
         assert isinstance(impl.process, warm_sandbox.WarmChild)
-    assert (value, notes, writable) == (42, "read me\n", False)
+    assert (value, notes, writable) == (43, "read me\n", False)  # the file over the folder's, as mounted
     assert listed == ["checkout"] and tmp_writable  # a fresh /tmp, with the mounted checkout in it
