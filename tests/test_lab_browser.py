@@ -7,9 +7,6 @@ Each step leaves a screenshot in the test's tmp_path (named in the error when a 
 """
 from __future__ import annotations
 
-import os
-import shutil
-import subprocess
 import time
 import urllib.error
 import urllib.request
@@ -17,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from checkout import copy_course
 from browser import ROOT, Steps, chromium, course_server, needs_chromium, user_environment
 from sample_notebooks import variants
 
@@ -30,13 +28,7 @@ pytestmark = [pytest.mark.lab, needs_chromium]
 @pytest.fixture(scope="module")
 def course_copy(tmp_path_factory) -> Path:
     """The working tree's files (tracked and new, not ignored) in a folder of their own, with .venv linked."""
-    copy = tmp_path_factory.mktemp("course")
-    files = subprocess.run(["git", "ls-files", "-co", "--exclude-standard", "-z"], cwd=ROOT, check=True,
-                           capture_output=True).stdout.decode().split("\0")
-    for name in filter(None, files):
-        if (ROOT / name).is_file() and not (ROOT / name).is_symlink():
-            (copy / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(ROOT / name, copy / name)
+    copy = copy_course(tmp_path_factory.mktemp("course"))
     (copy / ".venv").symlink_to(ROOT / ".venv")
     return copy
 
