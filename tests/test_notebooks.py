@@ -1,4 +1,6 @@
 """Every chapter notebook runs top to bottom in a fresh kernel, in fast mode."""
+import datetime
+import hashlib
 import os
 
 import nbformat
@@ -32,11 +34,46 @@ def test_runner_uses_the_notebook_folder_and_leaves_no_kernel_or_file_behind(tmp
 
 @pytest.mark.notebook
 @pytest.mark.parametrize("path", SOLUTIONS, ids=lambda p: f"solutions/{p.parent.name}")
-def test_solution_notebook_runs_without_error(path):
+def test_solution_notebook_runs_without_error(path, monkeypatch):
+    monkeypatch.delenv("DLCOURSE_SEED_BASE", raising=False)  # the default seeds 0, 1, 2
     nb, _ = execute(path, fast=True)
     errors = cell_errors(nb)
     assert not errors, "\n".join(f"cell {i}: {message}" for i, _, message in errors)
     assert figures(nb) >= 1, "no figure reached the notebook"
+
+
+def other_seed_base(today: datetime.date | None = None) -> int:
+    """A seed base other than the default, different every day, so no lucky base can settle in.
+
+    `DLCOURSE_TEST_SEED_BASE` picks one instead (to reproduce a failure the suite printed).
+    Bases are multiples of 10 from 10 to 99,990, so a run never shares a seed with the default 0, 1, 2.
+    """
+    chosen = os.environ.get("DLCOURSE_TEST_SEED_BASE", "").strip()
+    if chosen:
+        return int(chosen)
+    today = today or datetime.date.today()
+    digest = hashlib.sha256(today.isoformat().encode()).digest()
+    return 10 * (1 + int.from_bytes(digest[:4], "big") % 9_999)
+
+
+def test_other_seed_base_changes_with_the_date_and_never_meets_the_default_seeds():
+    days = {other_seed_base(datetime.date(2026, 12, day)) for day in range(1, 31)}
+    assert len(days) >= 25 and all(base >= 10 and base % 10 == 0 for base in days)
+
+
+@pytest.mark.notebook
+@pytest.mark.parametrize("path", SOLUTIONS, ids=lambda p: f"solutions/{p.parent.name}")
+def test_solution_notebook_claims_hold_on_another_seed_base(path, monkeypatch):
+    """The chapter's assertions hold on seeds other than 0, 1, 2 (a base drawn from the date, printed)."""
+    base = other_seed_base()
+    print(f"{path.parent.name}: DLCOURSE_SEED_BASE={base} (reproduce with DLCOURSE_TEST_SEED_BASE={base})")
+    monkeypatch.setenv("DLCOURSE_SEED_BASE", str(base))
+    nb, _ = execute(path, fast=True)
+    errors = cell_errors(nb)
+    assert not errors, f"with DLCOURSE_SEED_BASE={base}:\n" + "\n".join(f"cell {i}: {m}" for i, _, m in errors)
+    said = "\n".join(output.get("text", "") for cell in nb.cells if cell.cell_type == "code"
+                     for output in cell.get("outputs", []))
+    assert f"Seeds start at {base}" in said, "the notebook does not print fastmode.describe(), or the kernel ignored the base"
 
 
 @pytest.mark.notebook
