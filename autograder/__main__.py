@@ -5,7 +5,11 @@ import argparse
 import sys
 from pathlib import Path
 
-from autograder import release
+from autograder.quick_start import skip_iri_parsers
+
+skip_iri_parsers()  # before anything imports nbformat; also runs in the grading pool's forkserver, which imports this module
+
+from autograder import release  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:

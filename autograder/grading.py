@@ -14,6 +14,7 @@ sandboxed) records the scores in the gradebook, `nbgrader generate_feedback` wri
 """
 from __future__ import annotations
 
+import concurrent.futures
 import contextlib
 import csv
 import hashlib
@@ -228,7 +229,7 @@ def _run_nbgrader(course: Path, *args: str, notebooks: int = 1) -> limited.Finis
     these limits are a backstop, never what a normal batch meets.
     """
     timeout = 300 + 10 * notebooks
-    result = limited.run([sys.executable, "-m", "nbgrader", *args, "--log-level=WARN"], NBGRADER_MEMORY_BYTES,
+    result = limited.run([sys.executable, "-m", "autograder.nbgrader_cli", *args, "--log-level=WARN"], NBGRADER_MEMORY_BYTES,
                          timeout, cwd=course, env=nbgrader_environment())
     NBGRADER_PEAK_MB[args[0]] = max(NBGRADER_PEAK_MB.get(args[0], 0), result.peak_mb)
     if result.returncode is None:
@@ -364,30 +365,49 @@ c.CourseDirectory.root = {root!r}
 c.CourseDirectory.db_url = {db_url!r}
 c.Execute.enabled = False          # the code already ran in the sandbox
 c.ClearOutput.enabled = False      # the outputs are the sandboxed checks' verdicts
+# nbgrader's sanitizing pass guards against a student's notebook: restoring test cells, checking
+# cell metadata, resetting the kernel. autograde never sees one: it reads the canonical notebook,
+# which the grader built from the released notebook (only solution sources, answers and verdicts
+# come from the submission). The pass would redo that work at about 0.1 s a notebook.
+c.Autograde.sanitize_preprocessors = []
 '''  # then the feedback pages' preprocessors and template: autograder.feedback.nbgrader_config()
 
 
+def _source_is_current(course: Path, assignment: str) -> bool:
+    """Whether this gradebook's course folder was made from today's solutions/<assignment> (False: not made yet).
+
+    Raises when it was made from another version: those grades must not be mixed with new ones.
+    """
+    source = SOLUTIONS / assignment / f"{assignment}.ipynb"
+    marker = course / f".source-{assignment}.sha256"
+    if not marker.is_file():
+        return False
+    if marker.read_text() != hashlib.sha256(source.read_bytes()).hexdigest():
+        raise RuntimeError(f"solutions/{assignment} changed since this gradebook was made: grade into a new --out "
+                           f"folder (the old grades stay in {course.parent})")
+    return True
+
+
 def _prepare_course(course: Path, assignment: str, db_url: str) -> None:
-    """nbgrader's course folder: config, source notebook and gradebook entry (once per source version)."""
+    """nbgrader's course folder: config, source notebook and gradebook entry (once per source version).
+
+    `grade` runs it in a thread while the submissions are being graded: nothing in it depends on them.
+    """
     course.mkdir(parents=True, exist_ok=True)
     from autograder import feedback
 
     config = NBGRADER_CONFIG.format(root=str(course), db_url=db_url) + feedback.nbgrader_config()
     (course / "nbgrader_config.py").write_text(config)
-    source = SOLUTIONS / assignment / f"{assignment}.ipynb"
-    digest = hashlib.sha256(source.read_bytes()).hexdigest()
-    marker = course / f".source-{assignment}.sha256"
-    if marker.is_file() and marker.read_text() == digest:
+    if _source_is_current(course, assignment):
         return
-    if marker.is_file():
-        raise RuntimeError(f"solutions/{assignment} changed since this gradebook was made: grade into a new --out "
-                           f"folder (the old grades stay in {course.parent})")
+    source = SOLUTIONS / assignment / f"{assignment}.ipynb"
     target = course / "source" / assignment
     target.mkdir(parents=True, exist_ok=True)
     shutil.copy2(source, target / source.name)
-    _ensure_course_row(db_url)
-    _run_nbgrader(course, "generate_assignment", assignment, "--force")
-    marker.write_text(digest)
+    with gradebook_lock(db_url):  # nbgrader adds the course's rows: one run at a time
+        _ensure_course_row(db_url)
+        _run_nbgrader(course, "generate_assignment", assignment, "--force")
+    (course / f".source-{assignment}.sha256").write_text(hashlib.sha256(source.read_bytes()).hexdigest())
 
 
 def _canonical_notebook(assignment: str, result: dict) -> nbformat.NotebookNode:
@@ -535,58 +555,19 @@ def resource_summary(results: list[dict], timeout: float) -> str:
             f"{slowest['student_id']} {slowest['seconds']:g} s (--timeout {timeout:g})")
 
 
-@contextlib.contextmanager
-def _graded(todo: list[dict], jobs: int, cluster: str | None):
-    """Each task's result as it completes: from `jobs` processes here, or from the Dask cluster at `cluster`."""
-    if cluster:
-        from autograder import cluster as dask_cluster
+def _grade_submissions(assignment: str, paths: list[Path], out: Path, tests: list[TestCell], answers: list[AnswerCell],
+                       salt: str, jobs: int, timeout: float, memory: float, force: bool, sandbox: str, progress: bool,
+                       warm: bool, cluster: str | None) -> tuple[list[dict], list[dict], dict[str, dict]]:
+    """Collect the submissions and grade those not graded yet; (fresh results, resumed results, receipts).
 
-        with contextlib.closing(dask_cluster.results(cluster, todo)) as results:
-            yield results
-        return
-    context = multiprocessing.get_context("forkserver")
-    with context.Pool(processes=max(1, min(jobs, len(todo)))) as pool:
-        yield pool.imap_unordered(grade_one_safely, todo)
-        pool.close()  # the jobs exit normally, so each stops its warm template (warm_sandbox.close_all)
-        pool.join()
-
-
-def grade(assignment: str, paths: list[Path], out: Path, jobs: int = 1, timeout: float = 300.0,
-          memory: float = 4.0, force: bool = False, db_url: str | None = None, sandbox: str = "bwrap",
-          progress: bool = True, warm: bool = True, cluster: str | None = None) -> tuple[list[dict], int]:
-    """Grade every submission in `paths`; write out/grades.csv and out/feedback/.
-
-    `cluster`: a Dask scheduler's address; the submissions are graded on its workers instead of
-    a pool of `jobs` processes here (`autograder.cluster`). Returns the per-submission results
-    and how many written answers await manual grading.
+    Each fresh result is saved in out/results/ as soon as it arrives, so an interrupted run resumes there.
     """
     from tqdm.auto import tqdm
 
-    from autograder import families, ledger
-    from autograder.sandbox import SandboxUnavailable, bwrap_path, prepare as prepare_sandbox
+    from autograder import families
+    from autograder.sandbox import prepare as prepare_sandbox
 
-    run_started = time.monotonic()
-
-    if sandbox == "bwrap" and bwrap_path() is None and not cluster:  # on a cluster, each worker checks its own
-        raise SandboxUnavailable("bubblewrap (bwrap) is not installed: `apt-get install bubblewrap`, "
-                                 "or grade a trusted batch with `--sandbox none`")
-    tests = autograded_cells(assignment)
-    answers = answer_cells(assignment)
-    from autograder import references
-
-    references.load(assignment)  # a missing, tampered or stale reference file stops the batch here
-    out = out.resolve()
-    course = out / "nbgrader"
     results_dir = out / "results"
-    results_dir.mkdir(parents=True, exist_ok=True)
-    course.mkdir(parents=True, exist_ok=True)
-    db_url = db_url or default_db_url(course)
-    check_database(db_url)  # before the batch: a wrong --db must not cost a whole grading run
-    salt_file = out / "salt"
-    if not salt_file.is_file():
-        salt_file.write_text(secrets.token_hex(16))
-    salt = salt_file.read_text().strip()
-
     forbidden_families = families.for_chapter(assignment)
     mounts = prepare_sandbox(forbidden_families) if sandbox == "bwrap" and not cluster else []
     workdir = out / "tmp"
@@ -623,9 +604,71 @@ def grade(assignment: str, paths: list[Path], out: Path, jobs: int = 1, timeout:
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
 
+    return fresh, done, receipts
+
+
+@contextlib.contextmanager
+def _graded(todo: list[dict], jobs: int, cluster: str | None):
+    """Each task's result as it completes: from `jobs` processes here, or from the Dask cluster at `cluster`."""
+    if cluster:
+        from autograder import cluster as dask_cluster
+
+        with contextlib.closing(dask_cluster.results(cluster, todo)) as results:
+            yield results
+        return
+    context = multiprocessing.get_context("forkserver")
+    with context.Pool(processes=max(1, min(jobs, len(todo)))) as pool:
+        yield pool.imap_unordered(grade_one_safely, todo)
+        pool.close()  # the jobs exit normally, so each stops its warm template (warm_sandbox.close_all)
+        pool.join()
+
+
+def grade(assignment: str, paths: list[Path], out: Path, jobs: int = 1, timeout: float = 300.0,
+          memory: float = 4.0, force: bool = False, db_url: str | None = None, sandbox: str = "bwrap",
+          progress: bool = True, warm: bool = True, cluster: str | None = None) -> tuple[list[dict], int]:
+    """Grade every submission in `paths`; write out/grades.csv and out/feedback/.
+
+    `cluster`: a Dask scheduler's address; the submissions are graded on its workers instead of
+    a pool of `jobs` processes here (`autograder.cluster`). Returns the per-submission results
+    and how many written answers await manual grading.
+    """
+    from autograder import ledger
+    from autograder.sandbox import SandboxUnavailable, bwrap_path
+
+    run_started = time.monotonic()
+
+    if sandbox == "bwrap" and bwrap_path() is None and not cluster:  # on a cluster, each worker checks its own
+        raise SandboxUnavailable("bubblewrap (bwrap) is not installed: `apt-get install bubblewrap`, "
+                                 "or grade a trusted batch with `--sandbox none`")
+    tests = autograded_cells(assignment)
+    answers = answer_cells(assignment)
+    from autograder import references
+
+    references.load(assignment)  # a missing, tampered or stale reference file stops the batch here
+    out = out.resolve()
+    course = out / "nbgrader"
+    (out / "results").mkdir(parents=True, exist_ok=True)
+    course.mkdir(parents=True, exist_ok=True)
+    db_url = db_url or default_db_url(course)
+    check_database(db_url)  # before the batch: a wrong --db must not cost a whole grading run
+    salt_file = out / "salt"
+    if not salt_file.is_file():
+        salt_file.write_text(secrets.token_hex(16))
+    salt = salt_file.read_text().strip()
+
+    _source_is_current(course, assignment)  # a gradebook made from other solutions stops the batch here
+    preparing = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="nbgrader-course")
+    course_ready = preparing.submit(_prepare_course, course, assignment, db_url)
+    preparing.shutdown(wait=False)
+    try:
+        fresh, done, receipts = _grade_submissions(assignment, paths, out, tests, answers, salt, jobs, timeout,
+                                                   memory, force, sandbox, progress, warm, cluster)
+    finally:
+        concurrent.futures.wait([course_ready])  # never leave nbgrader half-way through the course folder
+    course_ready.result()  # its error, if any
+
     with gradebook_lock(db_url):  # one run at a time per gradebook
         bookkeeping_started = time.monotonic()  # nbgrader's bookkeeping, serial, once per run (not the wait)
-        _prepare_course(course, assignment, db_url)
         for result in fresh:
             student = result["student_id"]
             for stage in ("submitted", "autograded", "feedback"):
