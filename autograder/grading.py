@@ -20,6 +20,7 @@ import csv
 import hashlib
 import json
 import multiprocessing
+import os
 import random
 import secrets
 import shutil
@@ -388,6 +389,14 @@ def _source_is_current(course: Path, assignment: str) -> bool:
     return True
 
 
+def _write_private(path: Path, text: str) -> None:
+    """Write `path` readable by its owner only (0600), also when it existed with wider permissions."""
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(descriptor, 0o600)
+    with os.fdopen(descriptor, "w") as fh:
+        fh.write(text)
+
+
 def _prepare_course(course: Path, assignment: str, db_url: str) -> None:
     """nbgrader's course folder: config, source notebook and gradebook entry (once per source version).
 
@@ -397,7 +406,7 @@ def _prepare_course(course: Path, assignment: str, db_url: str) -> None:
     from autograder import feedback
 
     config = NBGRADER_CONFIG.format(root=str(course), db_url=db_url) + feedback.nbgrader_config()
-    (course / "nbgrader_config.py").write_text(config)
+    _write_private(course / "nbgrader_config.py", config)  # it holds --db, password included
     if _source_is_current(course, assignment):
         return
     source = SOLUTIONS / assignment / f"{assignment}.ipynb"

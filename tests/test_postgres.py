@@ -293,8 +293,10 @@ def test_the_formgrader_reads_the_postgresql_gradebook(postgres, graded, tmp_pat
     """`make formgrader DIR=<out>` serves the submissions and scores stored in PostgreSQL."""
     chapter = "04_initialization"
     out = graded["postgres"][chapter]
-    config = (out / "nbgrader" / "nbgrader_config.py").read_text()
+    config_file = out / "nbgrader" / "nbgrader_config.py"
+    config = config_file.read_text()
     assert f"c.CourseDirectory.db_url = {postgres.url()!r}" in config
+    assert config_file.stat().st_mode & 0o777 == 0o600, "the --db URL (a password, say) must not be world-readable"
     with course_server("formgrader", tmp_path, DIR=str(out)) as server:
         assignments = api(server, "/formgrader/api/assignments")
         submissions = api(server, f"/formgrader/api/submissions/{chapter}")
