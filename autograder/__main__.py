@@ -103,7 +103,8 @@ def _grade(parser, args) -> int:
         results, pending = grading.grade(args.assignment, args.submissions, args.out, jobs=args.jobs, timeout=args.timeout,
                                 memory=args.memory, force=args.force, db_url=args.db, sandbox=args.sandbox,
                                 warm=not args.cold, cluster=args.cluster)
-    except (SubmissionError, SandboxUnavailable, ReferenceFileError, grading.GradebookUnavailable) as exc:
+    except (SubmissionError, SandboxUnavailable, ReferenceFileError, grading.GradebookUnavailable,
+            grading.GradebookOfOtherSolutions) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except (cluster.ClusterUnavailable, cluster.WorkerRefused) as exc:

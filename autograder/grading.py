@@ -247,6 +247,10 @@ class GradebookUnavailable(RuntimeError):
     """The --db database cannot be used; the message names what is missing and how to fix it."""
 
 
+class GradebookOfOtherSolutions(RuntimeError):
+    """The --out folder's gradebook was made from another version of the assignment's solutions."""
+
+
 def default_db_url(course: Path) -> str:
     """The gradebook when --db is not given: SQLite beside nbgrader's course folder."""
     return f"sqlite:///{course / 'gradebook.db'}"
@@ -384,8 +388,8 @@ def _source_is_current(course: Path, assignment: str) -> bool:
     if not marker.is_file():
         return False
     if marker.read_text() != hashlib.sha256(source.read_bytes()).hexdigest():
-        raise RuntimeError(f"solutions/{assignment} changed since this gradebook was made: grade into a new --out "
-                           f"folder (the old grades stay in {course.parent})")
+        raise GradebookOfOtherSolutions(f"solutions/{assignment} changed since this gradebook was made: grade into "
+                                        f"a new --out folder (the old grades stay in {course.parent})")
     return True
 
 

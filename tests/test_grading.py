@@ -204,6 +204,21 @@ def test_bad_arguments_get_clear_errors(tmp_path):
     assert result.returncode == 2 and "no such file or folder" in result.stderr
 
 
+def test_a_gradebook_made_from_other_solutions_stops_the_batch_before_grading(tmp_path):
+    """Grades of two versions of the solutions never mix, and the instructor learns it before the batch, not after."""
+    out = tmp_path / "out"
+    (out / "nbgrader").mkdir(parents=True)
+    (out / "nbgrader" / ".source-02_dropout.sha256").write_text("0" * 64)  # what an older solutions/ left
+    folder = tmp_path / "submissions"
+    folder.mkdir()
+    write(fill_in("02_dropout", variants("02_dropout")["correct_binomial"]), folder / "jane.ipynb")
+    result = run_grade("02_dropout", str(folder), "--out", str(out))
+    assert result.returncode == 2, result.stderr[-2000:]
+    assert "solutions/02_dropout changed since this gradebook was made: grade into a new --out folder" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not list((out / "results").glob("*.json")), "it graded before saying so"
+
+
 def test_an_empty_folder_is_a_clear_error(tmp_path):
     (tmp_path / "empty").mkdir()
     result = run_grade("02_dropout", str(tmp_path / "empty"), "--out", str(tmp_path / "out"))
