@@ -12,6 +12,7 @@ lines file (one line per chapter and base) so a long sweep can be stopped and re
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import sys
@@ -25,15 +26,21 @@ sys.path.insert(0, str(ROOT / "tests"))
 DEFAULT_RECORD = ROOT / "benchmarks" / "seed_sweep.jsonl"
 
 
+def notebook_version(chapter: str) -> str:
+    """The first 12 hex digits of the instructor notebook's SHA-256: which text a run tested."""
+    return hashlib.sha256((ROOT / "solutions" / chapter / f"{chapter}.ipynb").read_bytes()).hexdigest()[:12]
+
+
 def run_one(chapter: str, base: int, fast: bool) -> dict:
     """Execute solutions/<chapter> once with seeds starting at `base`; the errors it raised."""
     import notebook_runner
 
     os.environ["DLCOURSE_SEED_BASE"] = str(base)  # read by the kernel (dlcourse.fastmode.seed_base)
     path = ROOT / "solutions" / chapter / f"{chapter}.ipynb"
+    version = notebook_version(chapter)
     nb, seconds = notebook_runner.execute(path, fast=fast, timeout=1800)
     errors = [{"cell": index, "message": message[:400]} for index, _, message in notebook_runner.cell_errors(nb)]
-    return {"chapter": chapter, "base": base, "mode": "fast" if fast else "full", "seconds": round(seconds, 1),
+    return {"chapter": chapter, "version": version, "base": base, "mode": "fast" if fast else "full", "seconds": round(seconds, 1),
             "failed": bool(errors), "errors": errors}
 
 
@@ -43,8 +50,20 @@ def recorded(record: Path) -> list[dict]:
     return [json.loads(line) for line in record.read_text().splitlines() if line.strip()]
 
 
+def current(rows: list[dict]) -> list[dict]:
+    """The runs of the notebooks as they are now (runs of earlier versions tested other claims)."""
+    versions = {}
+    for row in rows:
+        if row["chapter"] not in versions:
+            versions[row["chapter"]] = notebook_version(row["chapter"])
+    return [row for row in rows if row.get("version") == versions[row["chapter"]]]
+
+
 def summary(rows: list[dict]) -> str:
-    """Per chapter and mode: bases tried, bases failed, median seconds, and each failing message's count."""
+    """Per chapter and mode, for today's notebooks: bases tried, failed, median seconds, each failure's count."""
+    older = len(rows)
+    rows = current(rows)
+    older -= len(rows)
     groups = defaultdict(list)
     for row in rows:
         groups[row["chapter"], row["mode"]].append(row)
@@ -56,6 +75,8 @@ def summary(rows: list[dict]) -> str:
         said = "; ".join(f"{n}: {m}" for m, n in messages.most_common()) or "-"
         failed = sum(r["failed"] for r in runs)
         lines.append(f"| {chapter} | {mode} | {len(runs)} | {failed} | {seconds[len(seconds) // 2]:.0f} | {said} |")
+    if older:
+        lines.append(f"\n({older} runs of earlier versions of the notebooks are in the record, not counted.)")
     return "\n".join(lines)
 
 
@@ -80,7 +101,7 @@ def main(argv: list[str] | None = None) -> int:
     bases = ([int(b) for b in args.bases.split(",")] if args.bases
              else [args.start + i * args.step for i in range(args.count)])
     mode = "full" if args.full else "fast"
-    done = {(r["chapter"], r["base"], r["mode"]) for r in recorded(args.record)}
+    done = {(r["chapter"], r["base"], r["mode"]) for r in current(recorded(args.record))}
     todo = [(c, b) for c in chapters for b in bases if args.again or (c, b, mode) not in done]
     args.record.parent.mkdir(parents=True, exist_ok=True)
     with ProcessPoolExecutor(max(1, args.jobs)) as pool:
