@@ -670,6 +670,13 @@ def grade(assignment: str, paths: list[Path], out: Path, jobs: int = 1, timeout:
     salt = salt_file.read_text().strip()
 
     _source_is_current(course, assignment)  # a gradebook made from other solutions stops the batch here
+    # Import what both threads use before there are two: Python lets a second thread importing the
+    # same package see it half-initialised ("cannot import name ... partially initialized module").
+    import nbgrader.api  # noqa: F401
+    import nbgrader.utils  # noqa: F401
+
+    from autograder import feedback  # noqa: F401
+
     preparing = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="nbgrader-course")
     course_ready = preparing.submit(_prepare_course, course, assignment, db_url)
     preparing.shutdown(wait=False)
