@@ -11,7 +11,7 @@ PORT ?= 8888
 # every recipe below sees the virtualenv's bin/ first.
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: help venv lab test release bench bench-grading course formgrader clean-venv
+.PHONY: help venv lab test release bench bench-grading bench-cluster course formgrader clean-venv
 
 help:
 	@echo "make lab      - create .venv if needed, then start JupyterLab on the course"
@@ -19,6 +19,7 @@ help:
 	@echo "make release  - regenerate notebooks/ from solutions/ with nbgrader"
 	@echo "make bench    - benchmark one training epoch: dlcourse data path vs torchvision"
 	@echo "make bench-grading - grading 50 submissions: ours (--jobs 2) vs stock serial nbgrader autograde"
+	@echo "make bench-cluster - grading on a local Dask cluster of 1 and 2 workers vs local --jobs 1 and 2"
 	@echo "make course   - run every chapter in full mode and print each notebook's run time"
 	@echo "make formgrader DIR=grading/02 - grade the written answers of a graded batch in nbgrader's formgrader"
 
@@ -49,6 +50,9 @@ bench: $(STAMP)
 
 bench-grading: $(STAMP)
 	$(VPY) benchmarks/bench_grading.py
+
+bench-cluster: $(STAMP)
+	$(VPY) benchmarks/bench_cluster.py
 
 course: $(STAMP)
 	$(VPY) tests/notebook_runner.py solutions
