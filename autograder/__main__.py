@@ -1,4 +1,4 @@
-"""Command line of the grading package: `python -m autograder release|references ...`."""
+"""Command line of the grading package: `python -m autograder release|references|grade|plan|translations|validate`."""
 from __future__ import annotations
 
 import argparse
@@ -50,6 +50,15 @@ def main(argv: list[str] | None = None) -> int:
     plan.add_argument("--cores", type=int, help="cores of each grading machine (default: this machine's)")
     plan.add_argument("--runs", type=int, default=3, help="measuring batches of 1..RUNS copies (default 3, at least 2)")
     plan.add_argument("--sandbox", choices=["bwrap", "none"], default="bwrap", help="as for grade (default bwrap)")
+    tr = commands.add_parser("translations", help="translated editions: what is missing or stale, record a review, draft a table",
+                             description="Translations live in translations/<language>/<chapter>.toml "
+                                         "(autograder/translations.py); `release` builds the editions from them.")
+    tr.add_argument("action", choices=["status", "review", "draft"],
+                    help="status: list every problem; review: record that cells (default: every stale one) "
+                         "match today's English; draft: add an entry, English in place, for each cell without one")
+    tr.add_argument("language", choices=["ko"])
+    tr.add_argument("chapter", nargs="?", help="a chapter folder under solutions/ (status: default all)")
+    tr.add_argument("cells", nargs="*", help="review: cell ids (default: every stale one)")
     validate = commands.add_parser("validate", help="students: run every visible check on a saved notebook (no nbgrader needed)")
     validate.add_argument("notebook", type=Path)
     args = parser.parse_args(argv)
@@ -65,6 +74,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "plan":
         return _plan(parser, args)
 
+    if args.command == "translations":
+        return _translations(parser, args)
     if args.command == "references":
         from autograder import references
 
@@ -120,6 +131,34 @@ def _grade(parser, args) -> int:
     if pending:
         print(pending_message(pending, args.out))
     return 0
+
+
+def _translations(parser, args) -> int:
+    from autograder import translations
+
+    if args.chapter and args.chapter not in release.chapters():
+        parser.error(f"no such chapter in solutions/: {args.chapter}; have {', '.join(release.chapters())}")
+    try:
+        if args.action == "draft":
+            if not args.chapter:
+                parser.error("draft needs a chapter")
+            print(f"wrote {translations.draft(args.language, args.chapter).relative_to(release.ROOT)}")
+            return 0
+        if args.action == "review":
+            if not args.chapter:
+                parser.error("review needs a chapter")
+            reviewed = translations.review(args.language, args.chapter, args.cells)
+            print(f"recorded today's English fingerprint for {len(reviewed)} cells: {', '.join(reviewed) or 'none was stale'}")
+            return 0
+    except translations.TranslationError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    names = [args.chapter] if args.chapter else [n for n in release.chapters() if args.language in release.editions(n)]
+    found = [problem for name in names for problem in translations.problems(args.language, name)]
+    for problem in found:
+        print(problem, file=sys.stderr)
+    print(f"{args.language}: {len(names)} chapters checked, {len(found)} problems")
+    return 1 if found else 0
 
 
 def _plan_doc() -> str:

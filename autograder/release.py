@@ -38,8 +38,11 @@ def nbgrader_environment() -> dict[str, str]:
     return env
 
 
+CHAPTER_NAME = re.compile(r"\d\d_[\w-]+")  # 00_setup, 02_dropout, ...; solutions/ko/ is an edition, not a chapter
+
+
 def chapters(root: Path = SOLUTIONS) -> list[str]:
-    return sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+    return sorted(p.name for p in root.iterdir() if p.is_dir() and CHAPTER_NAME.fullmatch(p.name))
 
 
 def point_links_at_repository(text: str) -> str:
@@ -122,7 +125,29 @@ def release(chapter_names: list[str] | None = None) -> list[str]:
                 print(f"normalized {notebook.relative_to(ROOT)} (outputs stripped, links updated)")
         generate(name, NOTEBOOKS / name)
         print(f"released {name} -> notebooks/{name}/")
+        for language in editions(name):
+            write_edition(language, name, SOLUTIONS / language / name)
+            generate(name, NOTEBOOKS / language / name, solutions=SOLUTIONS / language)
+            print(f"released {name} in {language} -> solutions/{language}/{name}/, notebooks/{language}/{name}/")
     return names
+
+
+def editions(chapter: str) -> list[str]:
+    """The languages `chapter` has a translation table for (translations/<language>/<chapter>.toml)."""
+    from autograder import translations
+
+    return [language for language in translations.LANGUAGES if translations.table_path(language, chapter).is_file()]
+
+
+def write_edition(language: str, chapter: str, folder: Path) -> None:
+    """solutions/<language>/<chapter>/<chapter>.ipynb: the English solution with the translations applied."""
+    from autograder import translations
+
+    nb = translations.translated_notebook(language, chapter)
+    if folder.exists():
+        shutil.rmtree(folder)
+    folder.mkdir(parents=True)
+    (folder / f"{chapter}.ipynb").write_text(point_links_at_repository(nbformat.writes(nb) + "\n"), encoding="utf-8")
 
 
 def differences(chapter_names: list[str] | None = None) -> list[str]:
@@ -146,16 +171,42 @@ def differences(chapter_names: list[str] | None = None) -> list[str]:
         with tempfile.TemporaryDirectory() as tmp:
             fresh = Path(tmp) / name
             generate(name, fresh)
-            problems += _compare_trees(fresh, NOTEBOOKS / name)
+            problems += _compare_trees(fresh, NOTEBOOKS / name, f"notebooks/{name}")
+        problems += _edition_differences(name)
     stale = sorted(set(chapters(NOTEBOOKS)) - set(chapters())) if NOTEBOOKS.is_dir() else []
     problems += [f"notebooks/{name}: no such chapter in solutions/" for name in stale]
+    from autograder import translations
+
+    for language in translations.LANGUAGES:
+        for root in (SOLUTIONS / language, NOTEBOOKS / language):
+            orphans = sorted(set(chapters(root)) - {n for n in chapters() if language in editions(n)}) if root.is_dir() else []
+            problems += [f"{root.relative_to(ROOT)}/{n}: no translations/{language}/{n}.toml makes it" for n in orphans]
     return problems
 
 
-def _compare_trees(fresh: Path, committed: Path) -> list[str]:
+def _edition_differences(chapter: str) -> list[str]:
+    """For each translated edition of `chapter`: its translation problems, then whether the committed
+    solutions/<language>/ and notebooks/<language>/ folders are what the generator makes."""
+    from autograder import translations
+
+    problems = []
+    for language in editions(chapter):
+        found = translations.problems(language, chapter)
+        if found:
+            problems += found
+            continue
+        with tempfile.TemporaryDirectory() as tmp:
+            solution, student = Path(tmp) / "solutions" / chapter, Path(tmp) / "notebooks" / chapter
+            write_edition(language, chapter, solution)
+            generate(chapter, student, solutions=solution.parent)
+            problems += _compare_trees(solution, SOLUTIONS / language / chapter, f"solutions/{language}/{chapter}")
+            problems += _compare_trees(student, NOTEBOOKS / language / chapter, f"notebooks/{language}/{chapter}")
+    return problems
+
+
+def _compare_trees(fresh: Path, committed: Path, label: str) -> list[str]:
     fresh_files = {p.relative_to(fresh) for p in fresh.rglob("*") if p.is_file()}
     committed_files = {p.relative_to(committed) for p in committed.rglob("*") if p.is_file()} if committed.is_dir() else set()
-    label = f"notebooks/{committed.name}"
     problems = [f"{label}/{p}: missing" for p in sorted(fresh_files - committed_files)]
     problems += [f"{label}/{p}: not made by the generator" for p in sorted(committed_files - fresh_files)]
     problems += [f"{label}/{p}: differs from the generated version"

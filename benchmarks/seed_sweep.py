@@ -22,6 +22,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(ROOT))
+
+from autograder import release  # noqa: E402
 
 DEFAULT_RECORD = ROOT / "benchmarks" / "seed_sweep.jsonl"
 
@@ -97,7 +100,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.summary:
         print(summary(recorded(args.record)))
         return 0
-    chapters = args.chapters or sorted(p.name for p in (ROOT / "solutions").iterdir() if p.is_dir())
+    chapters = args.chapters or release.chapters()
     bases = ([int(b) for b in args.bases.split(",")] if args.bases
              else [args.start + i * args.step for i in range(args.count)])
     mode = "full" if args.full else "fast"

@@ -8,6 +8,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
+from dlcourse.language import word
+
 
 def plot_learning_curves(history, title: str = "Learning curves", axes=None):
     """Loss (left) and accuracy (right) per epoch, training vs validation, for one History."""
@@ -16,13 +18,13 @@ def plot_learning_curves(history, title: str = "Learning curves", axes=None):
     if axes is None:
         _, axes = plt.subplots(1, 2, figsize=(10, 3.5))
     epochs = history["epoch"]
-    for ax, metric, label in ((axes[0], "loss", "cross-entropy loss"), (axes[1], "acc", "accuracy")):
-        ax.plot(epochs, history[f"train_{metric}"], marker="o", label="training")
+    for ax, metric, label in ((axes[0], "loss", word("cross-entropy loss")), (axes[1], "acc", word("accuracy"))):
+        ax.plot(epochs, history[f"train_{metric}"], marker="o", label=word("training"))
         if f"val_{metric}" in history.metrics:
-            ax.plot(epochs, history[f"val_{metric}"], marker="s", label="validation")
-        ax.set_xlabel("epoch")
+            ax.plot(epochs, history[f"val_{metric}"], marker="s", label=word("validation"))
+        ax.set_xlabel(word("epoch"))
         ax.set_ylabel(label)
-        ax.set_title(f"{title}: {label}")
+        ax.set_title(f"{word(title)}: {label}")
         ax.legend()
         ax.grid(alpha=0.3)
     return axes
@@ -52,9 +54,9 @@ def plot_runs(runs: Mapping[str, Sequence], metric: str = "val_acc", title: str 
         epochs = np.arange(1, len(mean) + 1)
         ax.plot(epochs, mean, marker="o", label=f"{name} (n={len(histories)})")
         ax.fill_between(epochs, mean - spread, mean + spread, alpha=0.2)
-    ax.set_xlabel("epoch")
-    ax.set_ylabel(metric.replace("_", " "))
-    ax.set_title(title or f"{metric.replace('_', ' ')}: mean and spread (+-1 std) over seeds")
+    ax.set_xlabel(word("epoch"))
+    ax.set_ylabel(word(metric.replace("_", " ")))
+    ax.set_title(title or f"{word(metric.replace('_', ' '))}: {word('mean and spread (+-1 std) over seeds')}")
     ax.legend()
     ax.grid(alpha=0.3)
     return ax
@@ -72,10 +74,10 @@ def plot_layer_histograms(values: Mapping[str, torch.Tensor], title: str = "Valu
         _, axes = plt.subplots(1, len(arrays), figsize=(2.6 * len(arrays), 2.8), sharey=True, squeeze=False)
         axes = axes[0]
     for ax, (name, array) in zip(axes, arrays.items()):
-        ax.hist(array, bins=bins, range=(low, high) if high > low else None, label=f"std {array.std():.3g}")
+        ax.hist(array, bins=bins, range=(low, high) if high > low else None, label=f"{word('std')} {array.std():.3g}")
         ax.set_title(name)
-        ax.set_xlabel(xlabel)
+        ax.set_xlabel(word(xlabel))
         ax.legend(fontsize="small")
-    axes[0].set_ylabel("count")
-    axes[0].figure.suptitle(title)
+    axes[0].set_ylabel(word("count"))
+    axes[0].figure.suptitle(word(title))
     return axes

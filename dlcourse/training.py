@@ -14,6 +14,8 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
+from dlcourse.language import word
+
 
 @dataclass
 class History:
@@ -97,7 +99,7 @@ def fit(model: nn.Module, train_loader: Iterable, val_loader: Iterable | None = 
         raise ValueError("early stopping watches the validation loss: pass val_loader too")
     loss_fn = loss_fn or nn.CrossEntropyLoss()
     history = History()
-    epoch_bar = tqdm(range(1, epochs + 1), desc=description, unit="epoch", disable=not progress)
+    epoch_bar = tqdm(range(1, epochs + 1), desc=word(description), unit="epoch", disable=not progress)
     for epoch in epoch_bar:
         started = time.perf_counter()
         lr = optimizer.param_groups[0]["lr"]
@@ -127,7 +129,7 @@ def _train_one_epoch(model, loader, optimizer, loss_fn, progress, epoch) -> tupl
     total_loss = torch.zeros(())
     correct = torch.zeros((), dtype=torch.int64)
     count = 0
-    batches = tqdm(loader, desc=f"epoch {epoch}", unit="batch", leave=False, disable=not progress)
+    batches = tqdm(loader, desc=f"{word('epoch')} {epoch}", unit="batch", leave=False, disable=not progress)
     for x, y in batches:
         optimizer.zero_grad(set_to_none=True)
         logits = model(x)

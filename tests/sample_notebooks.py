@@ -56,13 +56,15 @@ def local_verdicts(parts: dict, namespace: dict) -> dict[str, str | None]:
     return result
 
 
-def released_notebook(chapter: str) -> dict:
-    return json.loads((ROOT / "notebooks" / chapter / f"{chapter}.ipynb").read_text())
+def released_notebook(chapter: str, language: str | None = None) -> dict:
+    """notebooks/<chapter>/, or the edition's notebooks/<language>/<chapter>/."""
+    folder = ROOT / "notebooks" / language / chapter if language else ROOT / "notebooks" / chapter
+    return json.loads((folder / f"{chapter}.ipynb").read_text())
 
 
-def fill_in(chapter: str, code: dict[str, str]) -> dict:
-    """The released notebook with each solution cell's source replaced by the student's code."""
-    nb = copy.deepcopy(released_notebook(chapter))
+def fill_in(chapter: str, code: dict[str, str], language: str | None = None) -> dict:
+    """The released notebook (of an edition, with `language`) with each solution cell's source replaced by the student's code."""
+    nb = copy.deepcopy(released_notebook(chapter, language))
     for cell in nb["cells"]:
         meta = cell.get("metadata", {}).get("nbgrader", {})
         if meta.get("solution") and meta.get("grade_id") in code:

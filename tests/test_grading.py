@@ -178,6 +178,30 @@ def test_a_class_is_graded_exactly_and_safely(chapter, tmp_path):
         assert {s: r["score"] for s, r in regraded.items()} == {s: grades[s]["score"] for s in regraded}
 
 
+@pytest.mark.parametrize("chapter", CHAPTERS)
+def test_korean_notebooks_score_exactly_as_their_english_twins_in_one_class(chapter, tmp_path):
+    """Every sample submission handed in twice, in the English and in the Korean notebook, in one
+    batch: each pair gets the same score in every column, and the expected one."""
+    folder = tmp_path / "submissions"
+    samples = variants(chapter)
+    for name, code in samples.items():
+        write(fill_in(chapter, code), folder / f"en_{name}.ipynb")
+        korean = fill_in(chapter, code, language="ko")
+        assert any("language.use(\"ko\")" in "".join(cell["source"]) for cell in korean["cells"])
+        write(korean, folder / f"ko_{name}.ipynb")
+    out = tmp_path / "out"
+    result = run_grade(chapter, str(folder), "--out", str(out), "--jobs", "2", "--timeout", str(TIMEOUT))
+    assert result.returncode == 0, result.stderr[-3000:]
+    grades = read_grades(out / "grades.csv")
+    tests = autograded_cells(chapter)
+    for name, verdicts in expected(chapter).items():
+        english, korean = grades[f"en_{name}"], grades[f"ko_{name}"]
+        assert {k: v for k, v in korean.items() if k != "student_id"} == {k: v for k, v in english.items() if k != "student_id"}, name
+        for test in tests:
+            assert float(korean[test.grade_id]) == (test.points if verdicts[test.grade_id] else 0.0), (name, test.grade_id)
+        assert (out / "feedback" / f"ko_{name}" / f"{chapter}.html").is_file()
+
+
 def test_an_lms_zip_is_graded(tmp_path):
     chapter = "02_dropout"
     code = variants(chapter)

@@ -44,10 +44,7 @@ def test_solution_notebook_runs_without_error(path, monkeypatch):
 
 # Chapters whose claims still hold only for some seeds (issue 14, open): each leaves the suite here
 # when its claims are restated to what the spread over seeds supports.
-CLAIMS_NOT_YET_RESTATED = {
-    "03_batchnorm": "issue 14: 03's 'no BN with lr 0.01 learns raw pixels (above 70%)' fails on seed base "
-                    "14470 (fast mode); being restated",
-}
+CLAIMS_NOT_YET_RESTATED: dict[str, str] = {}  # none left (issue 14): 03's raw-pixels claim was restated on 2026-12-02
 
 
 def other_seed_base(today: datetime.date | None = None) -> int:
@@ -139,3 +136,27 @@ def test_nbgrader_validate_still_counts_a_tagged_self_check_that_fails(tmp_path)
     assert 'run_checks("xavier_uniform_bound"' in report and 'run_checks("he_uniform_bound"' in report
     assert 'run_checks("fan_in_and_fan_out"' not in report  # the written part passes
     assert "Self-check failed xavier_uniform_bound: `xavier_uniform_bound` is not implemented" in report
+
+
+EDITIONS = sorted(p for p in (SOLUTIONS[0].parents[1] / "ko").glob("*/*.ipynb")) if SOLUTIONS else []
+
+
+@pytest.mark.notebook
+@pytest.mark.parametrize("path", EDITIONS, ids=lambda p: f"solutions/ko/{p.parent.name}")
+def test_korean_notebook_runs_and_its_figures_can_draw_korean(path, monkeypatch):
+    """The Korean edition (generated from the English code and translations/ko) runs top to bottom,
+    draws figures, and matplotlib found a font for every Hangul letter (no "missing from font" warning)."""
+    monkeypatch.delenv("DLCOURSE_SEED_BASE", raising=False)
+    nb, _ = execute(path, fast=True)
+    errors = cell_errors(nb)
+    assert not errors, "\n".join(f"cell {i}: {message}" for i, _, message in errors)
+    assert figures(nb) >= 1, "no figure reached the notebook"
+    said = "\n".join(output.get("text", "") for cell in nb.cells if cell.cell_type == "code"
+                     for output in cell.get("outputs", []))
+    assert "dlcourse labels in ko, figure font NanumGothic" in said, "the edition's language cell did not set the font"
+    assert "missing from font" not in said, [line for line in said.splitlines() if "missing from font" in line][:3]
+
+
+def test_every_chapter_has_its_korean_edition():
+    chapters = sorted(p.parent.name for p in SOLUTIONS)
+    assert sorted(p.parent.name for p in EDITIONS) == chapters, "run `python -m autograder release` after translating"
