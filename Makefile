@@ -1,4 +1,4 @@
-# The course's commands. `make lab` opens the course, `make test` runs every test.
+# The course's commands. `make lab` opens the course, `make test` runs every test, `make quick` the fast ones.
 # The virtualenv (.venv) is created on first use and reused afterwards.
 
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
@@ -11,11 +11,13 @@ PORT ?= 8888
 # every recipe below sees the virtualenv's bin/ first.
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: help venv lab test release bench bench-grading bench-cluster course formgrader clean-venv
+.PHONY: help venv lab test quick lint release bench bench-grading bench-cluster course formgrader clean-venv
 
 help:
 	@echo "make lab      - create .venv if needed, then start JupyterLab on the course"
 	@echo "make test     - run the whole test suite (creates .venv if needed)"
+	@echo "make quick    - the fast tests, for the inner loop: all but notebooks, servers, sandboxes and other slow ones"
+	@echo "make lint     - ruff check . (settings in pyproject.toml)"
 	@echo "make release  - regenerate notebooks/ from solutions/ with nbgrader"
 	@echo "make bench    - benchmark one training epoch: dlcourse data path vs torchvision"
 	@echo "make bench-grading - grading 50 submissions: ours (--jobs 2) vs stock serial nbgrader autograde"
@@ -41,6 +43,13 @@ lab: $(STAMP)
 
 test: $(STAMP)
 	$(VPY) -m pytest
+
+# Everything but the tests marked notebook, lab or slow (markers in pyproject.toml): about two minutes.
+quick: $(STAMP)
+	$(VPY) -m pytest -q -m "not notebook and not lab and not slow"
+
+lint: $(STAMP)
+	$(VPY) -m ruff check .
 
 release: $(STAMP)
 	$(VPY) -m autograder release

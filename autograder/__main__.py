@@ -101,8 +101,8 @@ def main(argv: list[str] | None = None) -> int:
 def _grade(parser, args) -> int:
     from autograder import cluster, grading
     from autograder.references import ReferenceFileError
-    from autograder.sanitize import inert_message
     from autograder.sandbox import SandboxUnavailable
+    from autograder.sanitize import inert_message
     from autograder.submissions import SubmissionError
 
     graded = grading.graded_assignments()

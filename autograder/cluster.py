@@ -27,13 +27,11 @@ so rerunning the command resumes. Start workers with `dask worker ADDRESS --nthr
 from __future__ import annotations
 
 import contextlib
-import functools
 import hashlib
 import importlib.metadata
 import json
 import secrets
 import socket
-import subprocess
 import sys
 import tempfile
 import threading
@@ -129,7 +127,7 @@ def _refuse_if_unfit(task: dict, worker: str) -> None:
             f"worker {worker} ({socket.gethostname()}:{ROOT}) runs another version of the course: its fingerprint "
             f"is {course_fingerprint(mine)}, the instructor's {task['fingerprint']} (differs in: {', '.join(differs)}); "
             f"update that worker's checkout (git pull; pip install -r requirements.txt) and restart it", worker)
-    imported = _sandbox_imports_from()
+    imported = sandbox.imports_course_from()
     if imported != ROOT / "autograder":
         raise WorkerRefused(f"worker {worker} ({socket.gethostname()}) checks with the course in {ROOT}, but its "
                             f"Python ({sys.prefix}) gives sandboxed code the one in {imported.parent}: run "
@@ -137,14 +135,6 @@ def _refuse_if_unfit(task: dict, worker: str) -> None:
     if task["sandbox"] == "bwrap" and sandbox.bwrap_path() is None:
         raise WorkerRefused(f"worker {worker} ({socket.gethostname()}) has no bubblewrap, so it cannot sandbox "
                             "submissions: `apt-get install bubblewrap` there and restart the worker", worker)
-
-
-@functools.cache
-def _sandbox_imports_from() -> Path:
-    """Where this Python, isolated as the sandbox starts it (`python -I`), finds `autograder`: it must be ROOT's."""
-    found = subprocess.run([sys.executable, "-I", "-c", "import autograder; print(autograder.__file__)"],
-                           capture_output=True, text=True, timeout=60)
-    return Path(found.stdout.strip()).resolve().parent if found.returncode == 0 else Path("(nowhere)")
 
 
 def _sandbox_mounts(family_names: tuple[str, ...]) -> list:

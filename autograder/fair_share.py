@@ -36,7 +36,7 @@ class FairShare:
         self.folders = folders
 
     @classmethod
-    def create(cls, tasks: int = 64, cpus: float = 1.0) -> "FairShare | None":
+    def create(cls, tasks: int = 64, cpus: float = 1.0) -> FairShare | None:
         """A fresh cgroup with these limits, or None where this machine lets us make none."""
         name = f"dlcourse-{os.getpid()}-{secrets.token_hex(4)}"
         quota = str(int(cpus * PERIOD_US))

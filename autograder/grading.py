@@ -646,13 +646,15 @@ def grade(assignment: str, paths: list[Path], out: Path, jobs: int = 1, timeout:
     and how many written answers await manual grading.
     """
     from autograder import ledger
-    from autograder.sandbox import SandboxUnavailable, bwrap_path
+    from autograder.sandbox import SandboxUnavailable, bwrap_path, check_interpreter
 
     run_started = time.monotonic()
 
     if sandbox == "bwrap" and bwrap_path() is None and not cluster:  # on a cluster, each worker checks its own
         raise SandboxUnavailable("bubblewrap (bwrap) is not installed: `apt-get install bubblewrap`, "
                                  "or grade a trusted batch with `--sandbox none`")
+    if sandbox == "bwrap" and not cluster:
+        check_interpreter()  # else every worker would fail to start and every submission score 0
     tests = autograded_cells(assignment)
     answers = answer_cells(assignment)
     from autograder import references

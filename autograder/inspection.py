@@ -43,10 +43,12 @@ def inspect(path: Path, parts: list[str], answer_ids: list[str], scan: dict[str,
     child = limited.run([sys.executable, "-I", "-m", "autograder.inspection"], MEMORY_BYTES, max(1.0, timeout),
                         input=request.encode(), cwd=Path(__file__).resolve().parent.parent, output_limit=MAX_ANSWER_BYTES)
     if child.returncode is None:
-        return Inspection(unreadable=f"the notebook could not be read within {timeout:.0f} s", peak_mb=child.peak_mb, cpu_seconds=child.cpu_seconds)
+        return Inspection(unreadable=f"the notebook could not be read within {timeout:.0f} s",
+                          peak_mb=child.peak_mb, cpu_seconds=child.cpu_seconds)
     if child.returncode != 0 or len(child.stdout) >= MAX_ANSWER_BYTES:
         why = f"{MEMORY_BYTES >> 20} MB of memory" if b"MemoryError" in child.stderr[-2000:] else f"exit status {child.returncode}"
-        return Inspection(unreadable=f"the notebook could not be read within the grader's limits ({why})", peak_mb=child.peak_mb, cpu_seconds=child.cpu_seconds)
+        return Inspection(unreadable=f"the notebook could not be read within the grader's limits ({why})",
+                          peak_mb=child.peak_mb, cpu_seconds=child.cpu_seconds)
     found = json.loads(child.stdout)
     return Inspection(cells=[tuple(pair) for pair in found["cells"]], answers=found["answers"],
                       findings=found["findings"], problems=found["problems"], unreadable=found["unreadable"],

@@ -18,9 +18,9 @@ from __future__ import annotations
 
 import ast
 import hashlib
+import json
 import os
 import py_compile
-import json
 import re
 import shutil
 import subprocess

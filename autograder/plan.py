@@ -3,7 +3,7 @@
 It measures, then predicts. Measuring: the instructor's solution is graded through the real
 `grade` command (sandbox, nbgrader, feedback) in a temporary folder, in `runs` batches of 1, 2,
 ... copies, one job at a time, so each submission's cost is its own, then (for J > 1) one batch
-of J copies with --jobs J, since J submissions side by side slow each other down (memory, disk,
+of 3 x J copies with --jobs J, since J submissions side by side slow each other down (memory, disk,
 the machine's other work). From the cost ledger of those batches (`autograder.ledger`):
   wall      median seconds one submission takes, alone
   wall_J    median seconds one takes among J at once (wall when J = 1)
@@ -88,14 +88,16 @@ def costs_from_runs(runs: list[dict], cores: int, parallel: dict | None = None) 
 def measure(assignment: str, runs: int = 3, jobs: int = 1, sandbox: str = "bwrap", timeout: float = 300.0,
             memory: float = 4.0, say=print) -> tuple[list[dict], dict | None, bool]:
     """Grade batches of 1..runs copies of the solution in a temporary folder one job at a time, then
-    (jobs > 1) one of `jobs` copies with that many jobs: their ledger entries, the parallel one's,
+    (jobs > 1) one of 3 x `jobs` copies with that many jobs: their ledger entries, the parallel one's,
     and whether the solution passed every check (if not, its cost may not be typical)."""
     from autograder import grading
     from autograder.release import SOLUTIONS
 
     source = SOLUTIONS / assignment / f"{assignment}.ipynb"
     entries, passed = [], True
-    batches = [(size, 1) for size in range(1, runs + 1)] + ([(jobs, jobs)] if jobs > 1 else [])
+    # The side-by-side batch holds 3 x jobs copies: in a batch of only `jobs`, every submission would also
+    # wait for its pool process's warm template to start, which a class's batch pays once per process.
+    batches = [(size, 1) for size in range(1, runs + 1)] + ([(3 * jobs, jobs)] if jobs > 1 else [])
     with tempfile.TemporaryDirectory(prefix="dlcourse-plan-") as tmp:
         for number, (size, batch_jobs) in enumerate(batches):
             folder = Path(tmp) / f"run{number}"

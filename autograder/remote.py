@@ -216,11 +216,11 @@ class RemoteImplementation:
     def call(self, name: str, *args, **kwargs):
         return self._request("call", *args, name=name, kwargs=kwargs)
 
-    def new_module(self, class_name: str, *args, **kwargs) -> "RemoteModule":
+    def new_module(self, class_name: str, *args, **kwargs) -> RemoteModule:
         handle = self._request("new_module", *args, name=class_name, kwargs=kwargs)
         return RemoteModule(self, handle)
 
-    def new_object(self, class_name: str, *args, **kwargs) -> "RemoteObject":
+    def new_object(self, class_name: str, *args, **kwargs) -> RemoteObject:
         handle = self._request("new_object", *args, name=class_name, kwargs=kwargs)
         return RemoteObject(self, handle)
 

@@ -18,10 +18,12 @@ only (your own solutions, say).
 """
 from __future__ import annotations
 
+import functools
 import glob
 import os
 import resource
 import shutil
+import subprocess
 import sys
 import sysconfig
 from dataclasses import dataclass
@@ -182,6 +184,28 @@ def prepare(families, folder: Path | None = None) -> list[tuple[str, str]]:
         os.chmod(path, 0o755 if path.is_dir() else 0o644)
     return [(str(etc / "passwd"), "/etc/passwd"), (str(etc / "group"), "/etc/group"),
             *library_overlay.build(list(families), folder / "library")]
+
+
+@functools.cache
+def imports_course_from() -> Path:
+    """Where this Python, isolated as the sandbox starts it (`python -I`), finds `autograder`: it must be ROOT's.
+
+    A checkout that borrows another checkout's virtualenv finds that one's course (the editable
+    install points there), and its sandboxed workers could not even import the grader.
+    """
+    found = subprocess.run([sys.executable, "-I", "-c", "import autograder; print(autograder.__file__)"],
+                           capture_output=True, text=True, timeout=60, cwd="/")
+    return Path(found.stdout.strip()).resolve().parent if found.returncode == 0 else Path("(nowhere)")
+
+
+def check_interpreter() -> None:
+    """Raise SandboxUnavailable, saying what to do, if sandboxed workers would import another course than ROOT's."""
+    imported = imports_course_from()
+    if imported != ROOT / "autograder":
+        raise SandboxUnavailable(
+            f"this Python ({sys.prefix}) gives sandboxed code the course in {imported.parent}, not this checkout "
+            f"({ROOT}): the sandbox starts Python isolated, so each checkout needs its own virtualenv. Run "
+            f"`make venv` in {ROOT} (or `pip install -e {ROOT}` in this environment) and grade with its Python")
 
 
 def worker_environment() -> dict[str, str]:

@@ -159,7 +159,7 @@ def _notebooks_in(folder: Path, assignment: str, origin: str, unsafe: dict[str, 
     for sub in found:
         by_student.setdefault(sub.student_id, []).append(sub)
     chosen = []
-    for student, subs in by_student.items():
+    for subs in by_student.values():
         usable = [s for s in subs if s.unusable is None] or subs
         named = [s for s in usable if s.path.stem == assignment]
         pick = named[0] if len(named) == 1 else usable[0]

@@ -33,7 +33,6 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 import traceback
 
 from autograder import sandbox
@@ -70,7 +69,8 @@ def _check(result: int, what: str) -> None:
 
 
 def _mount(libc, source: str | None, target: str, kind: str | None, flags: int, options: str | None = None) -> None:
-    encode = (lambda s: None if s is None else s.encode())
+    def encode(s):
+        return None if s is None else s.encode()
     _check(libc.mount(encode(source), target.encode(), encode(kind), flags, encode(options)), f"mount {target}")
 
 
@@ -214,7 +214,7 @@ def serve(control_fd: int) -> None:
 class WarmChild:
     """One submission's worker forked from a template: its pipes and how it ended."""
 
-    def __init__(self, template: "WarmSandbox", to_worker: int, from_worker: int, errors: int, status: int):
+    def __init__(self, template: WarmSandbox, to_worker: int, from_worker: int, errors: int, status: int):
         self.template = template
         self.to_worker, self.from_worker, self.stderr_fd, self.status_fd = to_worker, from_worker, errors, status
         self.code: int | None = None

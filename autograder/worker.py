@@ -39,8 +39,7 @@ def main(read_fd: int, write_fd: int) -> None:
     import torch
 
     from autograder import families, lockdown, protocol
-    from autograder.checks.adapter import (CheckFailed, LocalImplementation, LocalModule, LocalObject, Opaque, Rng,
-                                           StudentError)
+    from autograder.checks.adapter import CheckFailed, LocalImplementation, LocalModule, LocalObject, Opaque, Rng, StudentError
 
     torch.set_num_threads(1)
     requests = os.fdopen(read_fd, "rb")

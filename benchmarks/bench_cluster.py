@@ -48,7 +48,7 @@ class Cluster:
         self.processes.append(subprocess.Popen(command, cwd=ROOT, env=environment(), stdout=log,
                                                stderr=subprocess.STDOUT, start_new_session=True))
 
-    def __enter__(self) -> "Cluster":
+    def __enter__(self) -> Cluster:
         port = self.address.rsplit(":", 1)[1]
         self._start("scheduler", [sys.executable, "-m", "distributed.cli.dask_scheduler", "--host", "127.0.0.1", "--port", port,
                                   "--no-dashboard"])

@@ -6,7 +6,7 @@ then runs only what it can finish, instead of stopping half-way with a red bar.
 """
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 
 def is_implemented(attempt: Callable[[], object]) -> bool:

@@ -86,4 +86,11 @@ def _install_font(family: str, package: str) -> bool:
         files = _font_files(family)
     for path in files:
         font_manager.fontManager.addfont(str(path))
+    return _known(family)
+
+
+def _known(family: str) -> bool:
+    """Whether matplotlib's font manager has a font of `family`."""
+    from matplotlib import font_manager
+
     return any(font.name == family for font in font_manager.fontManager.ttflist)

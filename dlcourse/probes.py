@@ -12,7 +12,7 @@ that matters.)
 from __future__ import annotations
 
 import contextlib
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 import torch
 from torch import nn
@@ -51,7 +51,8 @@ def record_activations(model: nn.Module, x: torch.Tensor,
 
 def layer_gradient_norms(model: nn.Module, x: torch.Tensor, y: torch.Tensor,
                          loss_fn: Callable | None = None) -> list[float]:
-    """L2 norm of each nn.Linear's weight gradient (input layer first) after one forward+backward on (x, y): to see where gradients vanish."""
+    """L2 norm of each nn.Linear's weight gradient (input layer first) after one forward+backward on (x, y):
+    to see where gradients vanish."""
     loss_fn = loss_fn or nn.CrossEntropyLoss()
     with torch.enable_grad(), _watch(model, (nn.Linear,), keep_output=False) as (linears, _):
         loss = loss_fn(model(x), y)

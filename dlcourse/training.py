@@ -7,8 +7,8 @@ metrics are computed after the epoch in eval mode, without gradients.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Callable, Iterable
 
 import torch
 from torch import nn

@@ -6,14 +6,14 @@ notebook shows a plot on GitHub, in a headless run or in a saved copy. In a live
 """
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 
 def live_kernel() -> bool:
     """True inside a Jupyter kernel (JupyterLab, Notebook, Colab) where ipywidgets can be shown."""
     try:
-        from IPython import get_ipython
         import ipywidgets  # noqa: F401
+        from IPython import get_ipython
     except ImportError:
         return False
     shell = get_ipython()

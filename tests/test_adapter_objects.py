@@ -124,7 +124,7 @@ def test_step_writes_the_state_calls_the_object_and_reads_the_state_back(local):
     states = _states(4)
     trace = _drive(local, {"stop_at": 3, "back": 1}, [0.5, float("nan"), 0.25, 0.1], states)
     assert [answer for answer, _, _ in trace] == [False, False, True]   # numpy.bool_ counts as a bool
-    for (answer, after, _), given in zip(trace[:2], states):
+    for (_, after, _), given in zip(trace[:2], states):
         assert all(np.array_equal(after[k], given[k]) for k in given)     # untouched on the other calls
     assert all(np.array_equal(trace[2][1][k], states[0][k]) for k in states[0])  # restored call 1
     attrs = trace[-1][2]

@@ -8,8 +8,7 @@ from html.parser import HTMLParser
 import pytest
 from nbconvert.filters.markdown_mistune import markdown2html_mistune
 
-from autograder import answers as answer_text
-from autograder import sanitize
+from autograder import answers as answer_text, sanitize
 from sample_notebooks import ROOT
 
 

@@ -21,8 +21,7 @@ import pytest
 from autograder import references
 from autograder.checks import CheckFailed, LocalImplementation, batchnorm
 from notebook_runner import ROOT
-from sample_notebooks import (assert_expected_verdicts, assert_sample_files_complete,
-                              execute_variant as namespace_of, parse_variant)
+from sample_notebooks import assert_expected_verdicts, assert_sample_files_complete, execute_variant as namespace_of, parse_variant
 
 SUBMISSIONS = ROOT / "tests" / "submissions" / batchnorm.CHAPTER
 EXPECTED = json.loads((SUBMISSIONS / "expected.json").read_text())
@@ -90,10 +89,11 @@ def test_the_reference_submission_is_the_notebooks_solution():
     sample = parse_variant(SUBMISSIONS / "correct_reference.py")
     assert list(solution) == list(sample)
     for part, source in solution.items():
-        code = [l for l in source.splitlines() if l.strip() not in ("### BEGIN SOLUTION", "### END SOLUTION")]
+        code = [line for line in source.splitlines() if line.strip() not in ("### BEGIN SOLUTION", "### END SOLUTION")]
         assert "\n".join(code).strip() == sample[part].strip(), part
 
 
+@pytest.mark.slow  # about 4 s a sample: `make test` runs it
 @pytest.mark.parametrize("stem", sorted(EXPECTED))
 def test_submission_gets_the_expected_verdicts(stem):
     with warnings.catch_warnings():
@@ -109,6 +109,7 @@ def test_every_mistake_a_hidden_test_catches_fails_the_self_check_too():
                 assert not verdicts[cell.removesuffix("_hidden")], f"{stem}: {cell} fails but its self-check passes"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("seed", SEEDS)
 @pytest.mark.parametrize("stem", sorted(EXPECTED))
 def test_verdicts_do_not_depend_on_the_hidden_inputs(stem, seed):
@@ -143,7 +144,8 @@ def test_forward_defaults_are_required():
     assert "momentum you were given is ignored" in failure("batchnorm_forward", ignores_momentum, hidden=False)
     # defaults that are not zeros and ones show up when no running statistics are given
     bad_default = edited("correct_keepdims", "batchnorm_forward",
-                         'rv = bn_param["running_var"] if "running_var" in bn_param else 1.0', 'rv = 0.0 if "running_var" not in bn_param else bn_param["running_var"]')
+                         'rv = bn_param["running_var"] if "running_var" in bn_param else 1.0',
+                         'rv = 0.0 if "running_var" not in bn_param else bn_param["running_var"]')
     assert "no running statistics given" in failure("batchnorm_forward", bad_default, hidden=True)
 
 

@@ -19,8 +19,7 @@ import pytest
 from autograder import references
 from autograder.checks import CheckFailed, LocalImplementation, dropout
 from notebook_runner import ROOT
-from sample_notebooks import (assert_expected_verdicts, assert_sample_files_complete,
-                              execute_variant as namespace_of)
+from sample_notebooks import assert_expected_verdicts, assert_sample_files_complete, execute_variant as namespace_of
 
 SUBMISSIONS = ROOT / "tests" / "submissions" / dropout.CHAPTER
 EXPECTED = json.loads((SUBMISSIONS / "expected.json").read_text())
@@ -79,6 +78,7 @@ def test_every_mistake_a_hidden_test_catches_fails_the_self_check_too():
                 assert not verdicts[cell.removesuffix("_hidden")], f"{stem}: {cell} fails but its self-check passes"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("seed", SEEDS)
 @pytest.mark.parametrize("stem", sorted(EXPECTED))
 def test_verdicts_do_not_depend_on_the_hidden_inputs(stem, seed):

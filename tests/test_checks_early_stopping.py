@@ -20,8 +20,7 @@ import pytest
 from autograder import references
 from autograder.checks import CheckFailed, LocalImplementation, early_stopping
 from notebook_runner import ROOT
-from sample_notebooks import (assert_expected_verdicts, assert_sample_files_complete,
-                              execute_variant as namespace_of)
+from sample_notebooks import assert_expected_verdicts, assert_sample_files_complete, execute_variant as namespace_of
 
 SUBMISSIONS = ROOT / "tests" / "submissions" / early_stopping.CHAPTER
 EXPECTED = json.loads((SUBMISSIONS / "expected.json").read_text())
@@ -84,6 +83,7 @@ def test_the_oracle_stops_where_torch_reduce_lr_on_plateau_first_cuts_the_rate()
         assert early_stopping._plateau_stop_call(losses, patience, min_delta) == (len(calls) if calls[-1][0] else 0)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("stem", sorted(EXPECTED))
 def test_hidden_verdicts_do_not_depend_on_the_fresh_inputs(stem):
     # a handful of seeds here; the audit ran 200 (see the commit message)

@@ -18,11 +18,10 @@ import shutil
 import numpy as np
 import pytest
 
-from autograder import forbidden, references, submissions
+from autograder import forbidden, references
 from autograder.checks import CheckFailed, LocalImplementation, forbidden_names, initialization
 from notebook_runner import ROOT
-from sample_notebooks import (assert_expected_verdicts, assert_sample_files_complete,
-                              execute_variant as namespace_of, parse_variant)
+from sample_notebooks import assert_expected_verdicts, assert_sample_files_complete, execute_variant as namespace_of, parse_variant
 
 SUBMISSIONS = ROOT / "tests" / "submissions" / initialization.CHAPTER
 EXPECTED = json.loads((SUBMISSIONS / "expected.json").read_text())
@@ -54,6 +53,7 @@ def test_submission_gets_the_expected_verdicts(stem):
     assert_expected_verdicts(initialization.CHAPTER, stem, initialization.PARTS, KEYWORDS)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("stem", sorted(EXPECTED))
 def test_hidden_verdicts_do_not_depend_on_the_fresh_inputs(stem):
     # a handful of seeds here; the audit ran 200 (see the commit message)
@@ -231,7 +231,7 @@ def test_the_instructor_solution_cells_are_the_correct_math_submission():
     cells = references.solution_cells(initialization.CHAPTER)
     assert list(cells) == list(initialization.PARTS)
     namespace = references.solution_namespace(initialization.CHAPTER)
-    for part, check in initialization.PARTS.items():
+    for check in initialization.PARTS.values():
         check(LocalImplementation(dict(namespace)), False)
 
 

@@ -26,7 +26,8 @@ from autograder import cluster, sandbox
 from checkout import copy_course
 from sample_notebooks import ROOT, fill_in, variants, write
 
-pytestmark = pytest.mark.skipif(sandbox.bwrap_path() is None, reason="bubblewrap not installed (.ci/run installs it)")
+pytestmark = [pytest.mark.slow,
+              pytest.mark.skipif(sandbox.bwrap_path() is None, reason="bubblewrap not installed (.ci/run installs it)")]
 CHAPTER = "04_initialization"
 CLASS = ["correct_math", "correct_numpy", "correct_ints_and_lists", "mistake_fans_swapped",
          "mistake_he_gain_ignored", "mistake_no_value_error", "mistake_square_kernel", "mistake_xavier_normal_std"]

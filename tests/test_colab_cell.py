@@ -59,6 +59,7 @@ def run_cell(cell, tmp_path, on_colab):
     return subprocess.run([sys.executable, "-S", "-c", script], cwd=content, capture_output=True, text=True, timeout=300), content
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("path", all_notebooks("notebooks"), ids=lambda p: p.parent.name)
 def test_on_colab_the_cell_clones_the_course_and_dlcourse_imports_from_it(path, tmp_path, local_course_repository):
     cell = setup_cell_source(path)

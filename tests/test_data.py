@@ -8,8 +8,7 @@ import pytest
 import torch
 
 from dlcourse import data
-from dlcourse.data import (MNISTFileError, TensorData, TensorLoader, load_mnist, read_idx,
-                           torchvision_mnist, train_val_split)
+from dlcourse.data import MNISTFileError, TensorData, TensorLoader, load_mnist, read_idx, torchvision_mnist, train_val_split
 
 SHIPPED = Path(data.__file__).resolve().parent.parent / "data" / "mnist"
 TRAIN_FIRST_LABELS = [5, 0, 4, 1, 9, 2, 1, 3, 1, 4]

@@ -422,6 +422,7 @@ def library_allowed_verdicts(chapter: str) -> dict[str, dict[str, str | None]]:
     return result
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("chapter", sorted(BASES))
 def test_hostile_samples_are_correct_code_when_the_library_is_allowed(chapter):
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), str(Path(__file__).parent)]))

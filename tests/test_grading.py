@@ -24,7 +24,8 @@ from autograder import sandbox
 from autograder.grading import answer_cells, autograded_cells
 from sample_notebooks import ROOT, expected, fill_in, variants, write
 
-pytestmark = pytest.mark.skipif(sandbox.bwrap_path() is None, reason="bubblewrap not installed (.ci/run installs it)")
+pytestmark = [pytest.mark.slow,
+              pytest.mark.skipif(sandbox.bwrap_path() is None, reason="bubblewrap not installed (.ci/run installs it)")]
 CHAPTERS = ["02_dropout", "03_batchnorm", "04_initialization", "05_overfitting"]
 
 
@@ -312,3 +313,20 @@ def test_written_answers_are_carried_as_text_and_graded_by_hand(tmp_path):
     assert regraded["ada"][first] == f"{questions[0].points:g}"
     assert float(regraded["ada"]["score"]) == autograded_max + questions[0].points
     assert "symmetry, in one sentence" in (out / "feedback" / "ada" / f"{chapter}.html").read_text()
+
+
+def test_a_checkout_borrowing_another_checkouts_virtualenv_is_refused_before_grading(tmp_path):
+    """Its sandboxed workers would import the other checkout's course (or none): every submission would
+    score 0. The command stops first and says to make the checkout's own virtualenv."""
+    from checkout import copy_course
+
+    copy = copy_course(tmp_path / "course")
+    folder = tmp_path / "submissions"
+    write(fill_in("04_initialization", variants("04_initialization")["correct_math"]), folder / "a.ipynb")
+    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}", PYTHONPATH=str(copy))
+    result = subprocess.run([sys.executable, "-m", "autograder", "grade", "04_initialization", str(folder),
+                             "--out", str(tmp_path / "out")], cwd=copy, env=env, capture_output=True, text=True,
+                            timeout=600)
+    assert result.returncode == 2, result.stderr[-2000:]
+    assert "needs its own virtualenv" in result.stderr and "make venv" in result.stderr, result.stderr[-2000:]
+    assert not (tmp_path / "out" / "results").exists() or not any((tmp_path / "out" / "results").iterdir())

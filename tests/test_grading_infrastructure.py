@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from autograder import forbidden, protocol, sandbox, submissions
+from autograder import protocol, sandbox, submissions
 from autograder.checks.adapter import CheckFailed, Rng, StudentError
 from autograder.remote import RemoteImplementation
 
@@ -99,7 +99,7 @@ def test_links_are_never_followed_and_each_becomes_a_row_with_its_reason(tmp_pat
     folder = tmp_path / "class"
     _nb(folder / "honest.ipynb")
     folder.joinpath("direct.ipynb").symlink_to(solution)
-    folder.joinpath("viaproc.ipynb").symlink_to(f"/proc/self/cwd/solutions/02_dropout/02_dropout.ipynb")
+    folder.joinpath("viaproc.ipynb").symlink_to("/proc/self/cwd/solutions/02_dropout/02_dropout.ipynb")
     folder.joinpath("dangling.ipynb").symlink_to(tmp_path / "nothing.ipynb")
     (folder / "carol" / "02_dropout").mkdir(parents=True)
     folder.joinpath("carol", "02_dropout", "02_dropout.ipynb").symlink_to(solution)  # nbgrader's layout
@@ -207,6 +207,7 @@ def test_worker_cannot_write_course_files_reach_the_network_or_outlive_the_grade
     assert not leftovers, f"a child process of the student's code outlived the worker: {leftovers}"
 
 
+@pytest.mark.slow
 @needs_bwrap
 def test_endless_loop_exit_and_exceptions_become_reasons_and_the_next_call_still_works():
     cells = {"spin": "def spin():\n    while True:\n        pass\n", "leave": "import os\ndef leave():\n    os._exit(3)\n",
@@ -231,6 +232,7 @@ def test_memory_exhaustion_is_stopped_by_the_limit():
     assert "MemoryError" in str(failure.value) or "memory" in str(failure.value)
 
 
+@pytest.mark.slow
 @needs_bwrap
 def test_top_level_exit_hang_and_hooks_are_skipped_and_the_definitions_kept():
     cells = {"f": ("import os, sys\n"

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from checkout import copy_course
 from browser import ROOT, Steps, chromium, course_server, needs_chromium, user_environment
+from checkout import copy_course
 from sample_notebooks import variants
 
 CHAPTER = "02_dropout"

@@ -66,6 +66,7 @@ def test_summary_names_the_slowest_and_the_median():
 
 # -- real runs --------------------------------------------------------------------------------
 
+@pytest.mark.slow
 @needs_bwrap
 def test_grade_writes_the_ledger_and_the_summary_and_a_resumed_run_keeps_old_rows(tmp_path, capsys):
     subs = tmp_path / "subs"
@@ -74,7 +75,7 @@ def test_grade_writes_the_ledger_and_the_summary_and_a_resumed_run_keeps_old_row
         shutil.copy(SOLUTION, subs / f"{student}.ipynb")
     out = tmp_path / "out"
     assert main(["grade", "02_dropout", str(subs), "--out", str(out), "--jobs", "2"]) == 0
-    line = [l for l in capsys.readouterr().out.splitlines() if l.startswith("cost: ")][-1]
+    line = [text for text in capsys.readouterr().out.splitlines() if text.startswith("cost: ")][-1]
     rows = ledger.read(out)
     assert [r["student_id"] for r in sorted(rows, key=lambda r: r["student_id"])] == ["ann", "bob"]
     for row in rows:
@@ -97,6 +98,7 @@ def test_grade_writes_the_ledger_and_the_summary_and_a_resumed_run_keeps_old_row
     assert len(again) == 3 and len({r["run_id"] for r in again}) == 2 and again[:2] == rows
 
 
+@pytest.mark.slow
 @needs_bwrap
 def test_plan_prints_a_prediction_its_own_figures_reproduce(capsys):
     assert main(["plan", "02_dropout", "--students", "5", "--jobs", "2", "--runs", "2"]) == 0

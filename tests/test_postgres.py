@@ -48,6 +48,7 @@ def server_binaries() -> Path | None:
 
 
 pytestmark = [
+    pytest.mark.slow,
     pytest.mark.skipif(server_binaries() is None, reason="PostgreSQL's server binaries (/usr/lib/postgresql/*/bin) are "
                                                          "not installed: `apt-get install postgresql` (.ci/run does)"),
     pytest.mark.skipif(sandbox.bwrap_path() is None, reason="bubblewrap not installed (.ci/run installs it)"),

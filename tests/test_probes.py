@@ -125,7 +125,8 @@ def test_gradient_norms_leave_existing_grads_alone():
 
 def test_gradient_norms_custom_loss_and_vanishing_sigmoid():
     x, y = batch(n=64)
-    mse = lambda logits, target: ((logits - nn.functional.one_hot(target, 3).float()) ** 2).mean()
+    def mse(logits, target):
+        return ((logits - nn.functional.one_hot(target, 3).float()) ** 2).mean()
     assert layer_gradient_norms(mlp(), x, y, loss_fn=mse) != pytest.approx(layer_gradient_norms(mlp(), x, y))
     deep = mlp(nn.Sigmoid, depth=8, width=32)
     norms = layer_gradient_norms(deep, x, y)

@@ -23,6 +23,17 @@ def test_ci_runs_the_readme_test_command():
     assert "make test" in ci
 
 
+def test_ci_lints_first_with_the_readme_lint_command_and_the_quick_tests_skip_the_slow_ones():
+    readme = (ROOT / "README.md").read_text()
+    assert "make lint" in readme and "make quick" in readme
+    ci = [line.strip() for line in (ROOT / ".ci" / "run").read_text().splitlines() if line.strip() and not line.startswith("#")]
+    assert "make lint" in ci and ci.index("make lint") < ci.index("make test")
+    makefile = (ROOT / "Makefile").read_text()
+    assert "ruff check ." in re.search(r"^lint: .*\n((?:\t.*\n)+)", makefile, re.M).group(1)
+    quick = re.search(r"^quick: .*\n((?:\t.*\n)+)", makefile, re.M).group(1)
+    assert all(f"not {marker}" in quick for marker in ("notebook", "lab", "slow"))
+
+
 def test_make_test_runs_the_whole_suite_with_the_venv_on_path():
     makefile = (ROOT / "Makefile").read_text()
     test_recipe = re.search(r"^test: .*\n((?:\t.*\n)+)", makefile, re.M).group(1)

@@ -20,11 +20,13 @@ def test_notebooks_carry_no_outputs(folder):
     assert not dirty, f"outputs left in: {dirty}"
 
 
+@pytest.mark.slow
 def test_student_notebooks_are_what_the_generator_makes():
     problems = release.differences()
     assert not problems, "\n".join(problems) + "\nrun `python -m autograder release`"
 
 
+@pytest.mark.slow
 def test_check_notices_a_hand_edited_student_notebook(tmp_path, monkeypatch):
     """The check above must be able to fail: edit a copy of notebooks/ and look."""
     import shutil

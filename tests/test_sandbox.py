@@ -15,10 +15,11 @@ from pathlib import Path
 import pytest
 
 from autograder import families, inspection, sandbox
-from autograder.checks.adapter import CheckFailed, StudentError
+from autograder.checks.adapter import CheckFailed
 from autograder.remote import RemoteImplementation
 
-pytestmark = pytest.mark.skipif(sandbox.bwrap_path() is None, reason="bubblewrap not installed (.ci/run installs it)")
+pytestmark = [pytest.mark.slow,
+              pytest.mark.skipif(sandbox.bwrap_path() is None, reason="bubblewrap not installed (.ci/run installs it)")]
 
 
 def worker(cells: dict[str, str], chapter: str | None = None, **kwargs) -> RemoteImplementation:
@@ -96,7 +97,8 @@ NORMALIZATION_ROUTES = {
     "group_norm": "F.group_norm(torch.randn(8, 4), 2)",
     "instance_norm": "F.instance_norm(torch.randn(1, 3, 8))",
     "in a thread": "in_thread(lambda: torch.batch_norm(torch.randn(8, 3), None, None, None, None, True, 0.1, 1e-5, False))",
-    "quantized": "torch.ops.quantized.batch_norm1d(torch.quantize_per_tensor(torch.randn(8, 3), 0.1, 0, torch.quint8), None, None, torch.zeros(3), torch.ones(3), 1e-5, 0.1, 0)",
+    "quantized": "torch.ops.quantized.batch_norm1d(torch.quantize_per_tensor(torch.randn(8, 3), 0.1, 0, torch.quint8), "
+                 "None, None, torch.zeros(3), torch.ones(3), 1e-5, 0.1, 0)",
     "decomposition": "torch._decomp.decompositions.native_batch_norm(torch.randn(8, 3), None, None, None, None, True, 0.1, 1e-5)",
     "reference _normalize": "torch._refs._normalize(torch.randn(8, 3), [0], 1e-5)",
     "weight_norm": "torch._weight_norm(torch.randn(8, 3), torch.ones(1, 3), 0)",

@@ -130,9 +130,9 @@ EDITION_NOTEBOOKS = sorted((release.SOLUTIONS / "ko").glob("*/*.ipynb")) + sorte
 
 @pytest.mark.parametrize("path", EDITION_NOTEBOOKS, ids=lambda p: f"{p.parents[2].name}/ko/{p.parent.name}")
 def test_korean_notebooks_open_themselves_in_colab_and_set_their_language(path):
-    from dlcourse import course
-
     import nbformat
+
+    from dlcourse import course
 
     nb = nbformat.read(path, as_version=4)
     badge = nb.cells[0].source

@@ -16,8 +16,8 @@ import pytest
 from autograder import families, sandbox, warm_sandbox
 from autograder.remote import RemoteImplementation
 
-pytestmark = pytest.mark.skipif(not warm_sandbox.available("bwrap"),
-                                reason="warm sandboxes need bubblewrap and a grader running as root")
+pytestmark = [pytest.mark.slow, pytest.mark.skipif(not warm_sandbox.available("bwrap"),
+                                                   reason="warm sandboxes need bubblewrap and a grader running as root")]
 
 PLANT = r'''
 import builtins, os, random, resource, signal, sys, threading, time, warnings

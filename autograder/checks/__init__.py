@@ -20,7 +20,6 @@ from __future__ import annotations
 
 from autograder.checks.adapter import CheckFailed, LocalImplementation, Rng, StudentError
 
-
 CHAPTER_MODULES = ("dropout", "batchnorm", "initialization", "early_stopping")
 
 
@@ -75,4 +74,5 @@ def run_checks(part: str, namespace: dict, hidden: bool = False) -> None:
     print(f"{part}: all {'hidden' if hidden else 'visible'} checks passed")
 
 
-__all__ = ["CheckFailed", "LocalImplementation", "Rng", "SelfCheckFailed", "StudentError", "chapter_modules", "forbidden_names", "parts", "run_checks"]
+__all__ = ["CheckFailed", "LocalImplementation", "Rng", "SelfCheckFailed", "StudentError", "chapter_modules", "forbidden_names", "parts",
+           "run_checks"]

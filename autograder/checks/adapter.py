@@ -220,14 +220,14 @@ class LocalImplementation:
         result = self._run(self._get(name), *args, **kwargs)
         return _export(result), _export(args)
 
-    def new_module(self, class_name: str, *args, **kwargs) -> "LocalModule":
+    def new_module(self, class_name: str, *args, **kwargs) -> LocalModule:
         cls = self._get(class_name)
         module = self._run(cls, *args, **kwargs)
         if not isinstance(module, torch.nn.Module):
             raise CheckFailed(f"{class_name}(...) did not create a torch.nn.Module")
         return LocalModule(self, module)
 
-    def new_object(self, class_name: str, *args, **kwargs) -> "LocalObject":
+    def new_object(self, class_name: str, *args, **kwargs) -> LocalObject:
         """Create `class_name(*args, **kwargs)`: a callable object driven with a probe model (see LocalObject)."""
         cls = self._get(class_name)
         args = [_prepare(_unwrap(a)) for a in args]

@@ -353,7 +353,7 @@ def check_dropout_backward(impl, hidden: bool) -> None:
         dout = _no_zero_input(rng, shape, np.float64)
         mask = rng.random(shape) >= p
         x0 = rng.standard_normal(shape)
-        numeric = _numeric_gradient(lambda x: float(np.sum(dout * x * mask / (1.0 - p))), x0.copy())
+        numeric = _numeric_gradient(lambda x: float(np.sum(dout * x * mask / (1.0 - p))), x0.copy())  # noqa: B023 (called here)
         dx, what = _backward(impl, dout, mask, p)
         if not np.allclose(dx, numeric, rtol=1e-6, atol=1e-8):
             _check_backward_against(impl, dout, mask, p, numeric)  # names the mistake

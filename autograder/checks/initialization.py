@@ -479,7 +479,7 @@ def check_xavier_uniform_bound(impl, hidden: bool) -> None:
         fan_in, fan_out = _torch_fans(shape)
         bound, what = _xavier(impl, fan_in, fan_out, gain)
         _against_torch(bound, _xavier_formula(fan_in, fan_out, 1.0 if gain is None else gain),
-                       lambda: _diagnose_xavier_call(bound, fan_in, fan_out, gain, what),
+                       lambda: _diagnose_xavier_call(bound, fan_in, fan_out, gain, what),  # noqa: B023 (called in this iteration)
                        shape, _fresh_seed(rng), "xavier_uniform_", {} if gain is None else {"gain": gain}, what)
     # exact agreement with the formula on fresh fans, small and large; the default gain; keywords
     for _ in range(12):
@@ -527,7 +527,7 @@ def check_he_uniform_bound(impl, hidden: bool) -> None:
             gain = float(torch.nn.init.calculate_gain("leaky_relu", kwargs["a"]))
         bound, what = _he(impl, fan_in, gain)
         _against_torch(bound, _he_formula(fan_in, RELU_GAIN if gain is None else gain),
-                       lambda: _diagnose_he_call(bound, fan_in, gain, what),
+                       lambda: _diagnose_he_call(bound, fan_in, gain, what),  # noqa: B023 (called in this iteration)
                        shape, _fresh_seed(rng), "kaiming_uniform_", kwargs, what)
     # exact agreement with the formula on fresh fans; the default gain; keywords
     for _ in range(12):
