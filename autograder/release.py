@@ -110,15 +110,17 @@ def generate(chapter: str, destination: Path, solutions: Path = SOLUTIONS) -> No
 
 
 README = ROOT / "README.md"
+READMES = (README, ROOT / "README.ko.md")  # the English README and the Korean edition's
 
 
 def release(chapter_names: list[str] | None = None) -> list[str]:
     """Normalize the solutions and README links, regenerate notebooks/; return the chapters released."""
     names = chapter_names or chapters()
-    readme = README.read_text(encoding="utf-8")
-    if point_links_at_repository(readme) != readme:
-        README.write_text(point_links_at_repository(readme), encoding="utf-8")
-        print(f"README.md: Colab links now point at {course.GITHUB_REPOSITORY}")
+    for path in READMES:
+        readme = path.read_text(encoding="utf-8")
+        if point_links_at_repository(readme) != readme:
+            path.write_text(point_links_at_repository(readme), encoding="utf-8")
+            print(f"{path.name}: Colab links now point at {course.GITHUB_REPOSITORY}")
     for name in names:
         for notebook in sorted((SOLUTIONS / name).glob("*.ipynb")):
             if normalize_solution(notebook):
@@ -154,9 +156,10 @@ def differences(chapter_names: list[str] | None = None) -> list[str]:
     """Files where notebooks/ differs from a fresh generation (missing, extra or changed)."""
     problems = []
     names = chapter_names or chapters()
-    readme = README.read_text(encoding="utf-8")
-    if point_links_at_repository(readme) != readme:
-        problems.append(f"README.md: links not pointing at {course.GITHUB_REPOSITORY}")
+    for path in READMES:
+        readme = path.read_text(encoding="utf-8")
+        if point_links_at_repository(readme) != readme:
+            problems.append(f"{path.name}: links not pointing at {course.GITHUB_REPOSITORY}")
     for name in names:
         for notebook in sorted((SOLUTIONS / name).glob("*.ipynb")):
             text = notebook.read_text(encoding="utf-8")

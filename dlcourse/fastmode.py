@@ -64,6 +64,14 @@ def test_examples() -> int | None:
 
 def describe() -> str:
     """One line for a notebook to print, so a reader knows which mode (and seeds) produced its numbers."""
+    from dlcourse import language
+
+    if language.current() == "ko":  # the Korean edition (language.use("ko"))
+        seeded = f" 시드는 {seed_base()}부터 시작합니다({SEED_BASE_VAR})." if seed_base() else ""
+        if enabled():
+            return (f"빠른 모드({ENV_VAR}=1): 훈련 이미지 {FAST_TRAIN_EXAMPLES}장, 최대 {FAST_MAX_EPOCHS} 에포크. "
+                    f"전체 실험을 하려면 {ENV_VAR}를 지우세요.{seeded}")
+        return f"전체 모드: MNIST 전체와 원래의 에포크 예산.{seeded}"
     seeded = f" Seeds start at {seed_base()} ({SEED_BASE_VAR})." if seed_base() else ""
     if enabled():
         return (f"FAST mode ({ENV_VAR}=1): {FAST_TRAIN_EXAMPLES} training images, "

@@ -68,3 +68,15 @@ def test_on_colab_the_font_is_installed_with_apt(monkeypatch, capsys):
 def test_an_unknown_language_is_a_clear_error():
     with pytest.raises(ValueError, match="no such language 'xx'"):
         language.use("xx")
+
+
+def test_fastmode_describes_itself_in_korean_in_the_korean_edition(monkeypatch):
+    from dlcourse import fastmode
+
+    monkeypatch.setenv("DLCOURSE_FAST", "1")
+    monkeypatch.setenv("DLCOURSE_SEED_BASE", "30")
+    english = fastmode.describe()
+    monkeypatch.setattr(language, "_current", "ko")
+    korean = fastmode.describe()
+    assert english.startswith("FAST mode") and "Seeds start at 30" in english
+    assert korean.startswith("빠른 모드") and "시드는 30부터" in korean and str(fastmode.FAST_TRAIN_EXAMPLES) in korean

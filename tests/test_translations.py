@@ -141,3 +141,13 @@ def test_korean_notebooks_open_themselves_in_colab_and_set_their_language(path):
     assert nb.cells[2].id == translations.LANGUAGE_CELL_ID and 'language.use("ko")' in nb.cells[2].source
     assert nb.metadata["dlcourse"]["language"] == "ko"
     assert translations.SCRIPTS["ko"].search(badge)
+
+
+def test_the_korean_readme_links_every_korean_chapter_and_back_to_english():
+    from dlcourse import course
+
+    text = (release.ROOT / "README.ko.md").read_text(encoding="utf-8")
+    assert text.startswith("[English](README.md)")
+    for chapter in release.chapters():
+        assert f"({course.colab_url(f'notebooks/ko/{chapter}/{chapter}.ipynb')})" in text, chapter
+    assert "(README.ko.md)" in (release.ROOT / "README.md").read_text(encoding="utf-8")
