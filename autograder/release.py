@@ -181,8 +181,9 @@ def differences(chapter_names: list[str] | None = None) -> list[str]:
     from autograder import translations
 
     for language in translations.LANGUAGES:
+        translated = {n for n in chapters() if language in editions(n)}
         for root in (SOLUTIONS / language, NOTEBOOKS / language):
-            orphans = sorted(set(chapters(root)) - {n for n in chapters() if language in editions(n)}) if root.is_dir() else []
+            orphans = sorted(set(chapters(root)) - translated) if root.is_dir() else []
             problems += [f"{root.relative_to(ROOT)}/{n}: no translations/{language}/{n}.toml makes it" for n in orphans]
     return problems
 
@@ -194,13 +195,13 @@ def _edition_differences(chapter: str) -> list[str]:
 
     problems = []
     for language in editions(chapter):
-        found = translations.problems(language, chapter)
-        if found:
-            problems += found
-            continue
         with tempfile.TemporaryDirectory() as tmp:
             solution, student = Path(tmp) / "solutions" / chapter, Path(tmp) / "notebooks" / chapter
-            write_edition(language, chapter, solution)
+            try:
+                write_edition(language, chapter, solution)  # checks the translations first
+            except translations.TranslationError as error:
+                problems += str(error).splitlines()
+                continue
             generate(chapter, student, solutions=solution.parent)
             problems += _compare_trees(solution, SOLUTIONS / language / chapter, f"solutions/{language}/{chapter}")
             problems += _compare_trees(student, NOTEBOOKS / language / chapter, f"notebooks/{language}/{chapter}")

@@ -303,8 +303,7 @@ def _english(chapter: str) -> nbformat.NotebookNode:
 
 def _edition_links(text: str, language: str) -> str:
     """Paths of a chapter's student notebook (Colab badges, `validate` commands) name the edition's notebook."""
-    return re.sub(r"(?<![\w/.-])notebooks/(?=\d\d_[\w-]+/)|(?<=/)notebooks/(?=\d\d_[\w-]+/)",
-                  f"notebooks/{language}/", text)
+    return re.sub(r"(?<![\w.-])notebooks/(?=\d\d_[\w-]+/)", f"notebooks/{language}/", text)
 
 
 def translated_notebook(language: str, chapter: str) -> nbformat.NotebookNode:
