@@ -24,7 +24,8 @@ import torch
 import torch.nn.functional as F
 
 from autograder import forbidden
-from autograder.checks.adapter import CheckFailed, StudentError, fresh_rng
+from autograder.checks.adapter import CheckFailed, StudentError
+from autograder.checks.seeds import fresh_rng
 
 CHAPTER = "03_batchnorm"
 FORBIDDEN_NAMES = forbidden.NORMALIZATION_NAMES | forbidden.COMPOSITE_NAMES  # the exercise: implement it with elementary tensor operations

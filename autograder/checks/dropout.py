@@ -20,7 +20,8 @@ from __future__ import annotations
 import numpy as np
 
 from autograder import forbidden
-from autograder.checks.adapter import CheckFailed, Rng, StudentError, fresh_rng
+from autograder.checks.adapter import CheckFailed, Rng, StudentError
+from autograder.checks.seeds import fresh_rng
 
 CHAPTER = "02_dropout"
 FORBIDDEN_NAMES = forbidden.DROPOUT_NAMES | forbidden.COMPOSITE_NAMES  # the exercise: implement it with elementary tensor operations

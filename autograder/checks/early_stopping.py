@@ -37,7 +37,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from autograder.checks.adapter import CheckFailed, StudentError, fresh_rng, probe_model, probe_state_template
+from autograder.checks.adapter import CheckFailed, StudentError, probe_model, probe_state_template
+from autograder.checks.seeds import fresh_rng
 
 CHAPTER = "05_overfitting"
 NAME = "EarlyStopping"

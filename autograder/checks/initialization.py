@@ -28,7 +28,8 @@ import math
 
 import numpy as np
 
-from autograder.checks.adapter import CheckFailed, StudentError, fresh_rng
+from autograder.checks.adapter import CheckFailed, StudentError
+from autograder.checks.seeds import fresh_rng
 
 CHAPTER = "04_initialization"
 # The library routes the exercise forbids: a solution must compute fans and bounds itself. The
