@@ -23,9 +23,9 @@ class Mistake:
     def text(self, **values) -> str:
         return self.message.format(**values) if values else self.message
 
-    def failure(self, where: str | None = None, **values) -> CheckFailed:
-        """The CheckFailed naming this mistake, after `where: ` (the call that showed it) if given."""
-        text = self.text(**values)
+    def failure(self, where: str | None = None, after: str = "", **values) -> CheckFailed:
+        """The CheckFailed naming this mistake: "<where>: <message><after>" (where: the call that showed it)."""
+        text = self.text(**values) + after
         return CheckFailed(f"{where}: {text}" if where else text, mistake=self.key)
 
 
