@@ -33,17 +33,7 @@ def chapter_modules() -> dict:
 
 def parts() -> dict[str, Part]:
     """{part name: Part} over every graded chapter."""
-    return {name: _as_part(module, name, part) for module in chapter_modules().values()
-            for name, part in module.PARTS.items()}
-
-
-def _as_part(module, name: str, part) -> Part:
-    """A chapter not yet declared as a table of Parts: its check function(impl, hidden) as a Part."""
-    if isinstance(part, Part):
-        return part
-    return Part(name, module.CHAPTER, visible=lambda impl, ref: part(impl, False),
-                hidden=lambda impl, rng: part(impl, True),
-                forbidden_names=frozenset(getattr(module, "FORBIDDEN_NAMES", ())))
+    return {name: part for module in chapter_modules().values() for name, part in module.PARTS.items()}
 
 
 def forbidden_names() -> dict[str, set[str]]:

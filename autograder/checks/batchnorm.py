@@ -28,6 +28,8 @@ from autograder.checks import mistakes
 from autograder.checks.adapter import CheckFailed, StudentError
 from autograder.checks.calling import call, raised
 from autograder.checks.closeness import PerDtype, Tolerance, close
+from autograder.checks.formatting import call as call_text
+from autograder.checks.gradients import central_difference
 from autograder.checks.part import Part, table
 
 CHAPTER = "03_batchnorm"
@@ -459,16 +461,12 @@ def _numeric_gradient_check(impl, rng):
         o, _, _ = _forward(impl, xv, gv, bv, {"mode": "train"}, "batchnorm_forward")
         return float(np.sum(o * dout))
 
-    h = 1e-6
-    for name, analytic, arrays, index in (("dx", dx, [x, gamma, beta], 0), ("dgamma", dgamma, [x, gamma, beta], 1),
-                                          ("dbeta", dbeta, [x, gamma, beta], 2)):
-        base = arrays[index]
-        numeric = np.zeros_like(base)
-        for i in np.ndindex(base.shape):
-            plus, minus = [a.copy() for a in arrays], [a.copy() for a in arrays]
-            plus[index][i] += h
-            minus[index][i] -= h
-            numeric[i] = (loss(*plus) - loss(*minus)) / (2 * h)
+    arrays = [x, gamma, beta]
+    for name, analytic, index in (("dx", dx, 0), ("dgamma", dgamma, 1), ("dbeta", dbeta, 2)):
+        def loss_of(value, index=index):
+            return loss(*[value if k == index else a for k, a in enumerate(arrays)])
+
+        numeric = central_difference(loss_of, arrays[index].copy())
         error = np.max(np.abs(np.asarray(analytic) - numeric)) / (1e-8 + np.max(np.abs(numeric)))
         if not (np.shape(analytic) == numeric.shape and error < 1e-5):
             naive = name == "dx" and _close(analytic, _naive_dx(x, gamma, dout, 1e-5), "float64", loose=100)
@@ -513,8 +511,8 @@ def hidden_batchnorm_backward(impl, rng: np.random.Generator) -> None:
 
 
 def _new(impl, class_name, *args, **kwargs):
-    arguments = ", ".join([repr(a) for a in args] + [f"{k}={v!r}" for k, v in kwargs.items()])
-    return call(class_name, f"{class_name}({arguments})", impl.new_module, class_name, *args, **kwargs)
+    """A new module of the student's class `class_name`."""
+    return call(class_name, call_text(class_name, *args, **kwargs), impl.new_module, class_name, *args, **kwargs)
 
 
 def _check_structure(impl, class_name, module):

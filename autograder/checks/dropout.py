@@ -22,9 +22,10 @@ import numpy as np
 from autograder import forbidden
 from autograder.checks import mistakes
 from autograder.checks.adapter import CheckFailed, Rng, StudentError
-from autograder.checks.calling import raised
+from autograder.checks.calling import call, raised
 from autograder.checks.closeness import PerDtype, Tolerance, close
-from autograder.checks.formatting import short
+from autograder.checks.formatting import call as call_text, short
+from autograder.checks.gradients import central_difference
 from autograder.checks.part import Part, table
 from autograder.checks.seeds import fresh_seed
 
@@ -294,20 +295,6 @@ def _check_backward_edges(impl, dout) -> None:
     _check_backward_against(impl, dout, np.ones(dout.shape, dtype=bool), 0.0, dout)
 
 
-def _numeric_gradient(f, x: np.ndarray, h: float = 1e-6) -> np.ndarray:
-    grad = np.zeros_like(x)
-    flat, gflat = x.reshape(-1), grad.reshape(-1)
-    for i in range(flat.size):
-        old = flat[i]
-        flat[i] = old + h
-        plus = f(x)
-        flat[i] = old - h
-        minus = f(x)
-        flat[i] = old
-        gflat[i] = (plus - minus) / (2 * h)
-    return grad
-
-
 def visible_dropout_backward(impl, ref) -> None:
     """Every clause once, on the shipped masks."""
     for suffix in ("", "32"):
@@ -335,7 +322,7 @@ def hidden_dropout_backward(impl, rng: np.random.Generator) -> None:
         dout = _no_zero_input(rng, shape, np.float64)
         mask = rng.random(shape) >= p
         x0 = rng.standard_normal(shape)
-        numeric = _numeric_gradient(lambda x: float(np.sum(dout * x * mask / (1.0 - p))), x0.copy())  # noqa: B023 (called here)
+        numeric = central_difference(lambda x: float(np.sum(dout * x * mask / (1.0 - p))), x0.copy())  # noqa: B023 (called here)
         dx, what = _backward(impl, dout, mask, p)
         if not close(dx, numeric, NUMERIC_GRADIENT):
             _check_backward_against(impl, dout, mask, p, numeric)  # names the mistake
@@ -361,11 +348,9 @@ def hidden_dropout_backward(impl, rng: np.random.Generator) -> None:
 # Dropout (torch.nn.Module)
 # --------------------------------------------------------------------------------------------
 def _new_dropout(impl, *args, **kwargs):
-    what = "Dropout(" + ", ".join([repr(a) for a in args] + [f"{k}={v!r}" for k, v in kwargs.items()]) + ")"
-    try:
-        return impl.new_module("Dropout", *args, **kwargs), what
-    except StudentError as error:
-        raise raised(error, what, "Dropout") from None
+    """A new Dropout(*args, **kwargs) of the student's, and how the call is shown."""
+    what = call_text("Dropout", *args, **kwargs)
+    return call("Dropout", what, impl.new_module, "Dropout", *args, **kwargs), what
 
 
 def _module_call(what, fn, *args, **kwargs):

@@ -206,12 +206,8 @@ class Run:
         return len(self.answers) if self.answers and self.answers[-1] else None
 
 
-def _call_text(kwargs: dict) -> str:
-    return call_text(NAME, **kwargs)
-
-
 def _new(impl, kwargs: dict):
-    what = _call_text(kwargs)
+    what = call_text(NAME, **kwargs)
     try:
         return impl.new_object(NAME, **kwargs), what
     except StudentError as error:
@@ -402,13 +398,13 @@ def _check_construction(impl, rng: np.random.Generator | None) -> None:
         try:
             impl.new_object(NAME, **kwargs)
         except StudentError as error:
-            failure = raised(error, _call_text(kwargs), NAME)
+            failure = raised(error, call_text(NAME, **kwargs), NAME)
             if error.is_a("NotImplementedError"):
                 raise failure from None
             raise CheckFailed(f"{failure}: these arguments are valid (only patience < 1 or min_delta < 0 are "
                               "errors)") from None
     for kwargs in invalid:
-        what = _call_text(kwargs)
+        what = call_text(NAME, **kwargs)
         try:
             impl.new_object(NAME, **kwargs)
         except StudentError as error:
