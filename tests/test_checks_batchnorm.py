@@ -42,7 +42,7 @@ KEYWORDS = {
     "mistake_f_batch_norm": "forbidden library implementation",
     "mistake_no_mode_check": "only 'train' and 'eval' are modes",
     "mistake_rejects_n2": "this call is valid",
-    "mistake_no_single_value_error": "did not raise ValueError",
+    "mistake_no_single_value_error": "must raise ValueError",
     "mistake_module_counts_examples": "not the examples",
     "mistake_eval_missing_defaults": "bn_param.get",
     "mistake_eval_ignores_eps": "eps you were given is ignored in eval mode",

@@ -26,7 +26,7 @@ import torch.nn.functional as F
 from autograder import forbidden
 from autograder.checks import mistakes
 from autograder.checks.adapter import CheckFailed, StudentError
-from autograder.checks.calling import call, raised
+from autograder.checks.calling import call, expect_error, raised
 from autograder.checks.closeness import PerDtype, Tolerance, close
 from autograder.checks.formatting import call as call_text
 from autograder.checks.gradients import central_difference
@@ -211,16 +211,6 @@ def _compare_running(where: str, rm, rv, variants, expected_rm, expected_rv, dty
     _compare(f"{where}: running_var", rv, expected_rv, dtype)
 
 
-def _expect_value_error(call, *args, what: str, why: str) -> None:
-    try:
-        call(*args)
-    except StudentError as error:
-        if error.is_a("ValueError"):
-            return
-        raise CheckFailed(f"{what} raised {error.type_names[0]}; expected ValueError ({why})") from None
-    raise CheckFailed(f"{what} did not raise ValueError ({why})")
-
-
 # ---------------------------------------------------------------------------------------------
 # batchnorm_forward
 
@@ -310,10 +300,10 @@ def _forward_what(x, bn_param) -> str:
 
 def _check_forward_errors(impl, x1, gamma, beta) -> None:
     """N = 1 in train mode and an unknown mode raise ValueError; x1 has a single row."""
-    _expect_value_error(impl.call, "batchnorm_forward", x1, gamma, beta, {"mode": "train"},
-                        what="batchnorm_forward with N = 1 in train mode", why="the batch variance of one example is 0")
-    _expect_value_error(impl.call, "batchnorm_forward", x1, gamma, beta, {"mode": "test"},
-                        what="batchnorm_forward with mode 'test'", why="only 'train' and 'eval' are modes")
+    expect_error("ValueError", "batchnorm_forward", "batchnorm_forward with N = 1 in train mode",
+                 "the batch variance of one example is 0", impl.call, "batchnorm_forward", x1, gamma, beta, {"mode": "train"})
+    expect_error("ValueError", "batchnorm_forward", "batchnorm_forward with mode 'test'",
+                 "only 'train' and 'eval' are modes", impl.call, "batchnorm_forward", x1, gamma, beta, {"mode": "test"})
 
 
 def visible_batchnorm_forward(impl, ref) -> None:
@@ -710,8 +700,8 @@ def _check_single_value(impl, class_name, shape) -> None:
     """One value per channel: a ValueError in train mode (torch raises one too); eval mode must work."""
     module = _new(impl, class_name, shape[1])
     x = np.ones(shape, np.float32)
-    _expect_value_error(module.forward, x, what=f"{class_name} in train mode on input {shape}",
-                        why="one value per channel has no variance; torch raises ValueError here too")
+    expect_error("ValueError", class_name, f"{class_name} in train mode on input {shape}",
+                 "one value per channel has no variance; torch raises ValueError here too", module.forward, x)
     call(class_name, f"{class_name}.eval()", module.set_training, False)
     out = call(class_name, f"{class_name} in eval mode on input {shape}", module.forward, x)
     _compare(f"{class_name} in eval mode on input {shape} (which must work)", out,

@@ -44,3 +44,15 @@ def error_of(request: Callable[..., object], *args, **kwargs) -> StudentError | 
     except StudentError as error:
         return error
     return None
+
+
+def expect_error(kind: str, name: str, what: str, why: str, request: Callable[..., object], *args, **kwargs) -> None:
+    """The student's `name` must raise `kind` (an exception class name) on this request; `why` says why."""
+    error = error_of(request, *args, **kwargs)
+    if error is not None and error.is_a(kind):
+        return
+    if error is None:
+        raise CheckFailed(f"{what} must raise {kind}: {why}")
+    if error.is_a("NotImplementedError"):
+        raise CheckFailed(not_implemented(name))
+    raise CheckFailed(f"{what} raised {error}; it must raise {kind}: {why}")
