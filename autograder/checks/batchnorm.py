@@ -653,7 +653,7 @@ def _check_loads_state(impl, case: ModuleCase, state: dict, x_eval, expected_eva
     call(name, f"{name}.load_state_dict(torch.nn.{name}'s state_dict)", student.load_state_dict, state)
     loaded = call(name, f"{name}.state_dict()", student.state_dict)
     for key, value in state.items():
-        if key not in loaded or np.shape(loaded[key]) != np.shape(value) or not np.allclose(loaded[key], value):
+        if key not in loaded or np.shape(loaded[key]) != np.shape(value) or not close(loaded[key], value, FORMULA(case.dtype)):
             raise CheckFailed(f"{name}: after loading torch.nn.{name}'s state_dict, {key} differs")
     call(name, f"{name}.eval()", student.set_training, False)
     out = call(name, f"{name} (eval after loading torch's state_dict)", student.forward, x_eval)
