@@ -21,7 +21,6 @@ import hashlib
 import json
 import multiprocessing
 import os
-import random
 import secrets
 import shutil
 import sys
@@ -89,15 +88,6 @@ def graded_assignments() -> list[str]:
 
 # -- one submission (runs in a pool process) ---------------------------------------------------
 
-def _seed_all(seed: int) -> None:
-    import numpy as np
-    import torch
-
-    random.seed(seed)
-    np.random.seed(seed % 2**32)
-    torch.manual_seed(seed)
-
-
 MAX_MESSAGE = 1000  # characters of one verdict's message: student text inside it is cut, never shown whole
 
 
@@ -108,6 +98,16 @@ def _short(text: str, limit: int = MAX_MESSAGE) -> str:
 
 def _all_failed(task: dict, reason: str) -> dict[str, dict]:
     return {t["grade_id"]: {"passed": False, "message": _short(f"{t['part']}: {reason}")} for t in task["tests"]}
+
+
+def _why_unusable(part: str, sources: dict, impl) -> str | None:
+    """Why a part cannot be checked at all: no solution cell, or a cell that raised or did not define it."""
+    if part not in sources:
+        return f"no code found for `{part}`: keep the solution cell that defines it"
+    if impl.has(part):
+        return None
+    error = impl.cell_errors.get(part)
+    return f"the cell defining `{part}` raised {error}" if error else f"`{part}` is not defined by its solution cell"
 
 
 def grade_one(task: dict) -> dict:
@@ -121,8 +121,8 @@ def grade_one(task: dict) -> dict:
 
     import torch
 
-    from autograder import forbidden, inspection
-    from autograder.checks import CheckFailed, StudentError, forbidden_names, parts as all_parts
+    from autograder import inspection
+    from autograder.checks import forbidden_names, parts as all_parts, run_part
     from autograder.remote import RemoteImplementation
     from autograder.sandbox import Limits
 
@@ -168,26 +168,9 @@ def grade_one(task: dict) -> dict:
         for test in tests:
             part = test.part
             seed = int(hashlib.sha256(f"{task['salt']}:{task['sha256']}:{test.grade_id}".encode()).hexdigest()[:12], 16)
-            _seed_all(seed)
-            try:
-                if part not in sources:
-                    raise CheckFailed(f"no code found for `{part}`: keep the solution cell that defines it")
-                if part in inspected.findings:  # the static scan: visible and hidden tests alike
-                    raise CheckFailed(forbidden.verdict(inspected.findings[part]))
-                if not impl.has(part):
-                    error = impl.cell_errors.get(part)
-                    raise CheckFailed(f"the cell defining `{part}` raised {error}" if error
-                                      else f"`{part}` is not defined by its solution cell")
-                checks[part](impl, test.hidden)
-                verdicts[test.grade_id] = {"passed": True, "message": f"{part}: {'hidden' if test.hidden else 'visible'} checks passed"}
-            except CheckFailed as failure:
-                verdicts[test.grade_id] = {"passed": False, "message": _short(f"{part}: {failure}")}
-            except StudentError as error:
-                verdicts[test.grade_id] = {"passed": False, "message": _short(f"{part}: your code raised {error}")}
-            except Exception as error:  # a check tripped over a value it did not expect
-                verdicts[test.grade_id] = {"passed": False,
-                                           "message": _short(f"{part}: the checks could not use what your code returned "
-                                                             f"({type(error).__name__}: {error})")}
+            verdict = run_part(checks[part], impl, test.hidden, seed=seed, findings=inspected.findings.get(part, ()),
+                               unusable=lambda part=part: _why_unusable(part, sources, impl))
+            verdicts[test.grade_id] = {"passed": verdict.passed, "message": _short(verdict.message)}
     finally:
         impl.close()
         result["worker_cpu_seconds"], result["worker_peak_mb"] = round(impl.cpu_seconds, 2), impl.peak_mb

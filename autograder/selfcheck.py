@@ -13,7 +13,7 @@ import json
 from pathlib import Path
 
 from autograder import forbidden, submissions
-from autograder.checks import CheckFailed, StudentError, forbidden_names, parts as all_parts, run_checks
+from autograder.checks import LocalImplementation, forbidden_names, parts as all_parts, run_part
 
 
 def _parts_of(chapter: str) -> list[str]:
@@ -47,15 +47,16 @@ def source_run_last(name: str, namespace: dict) -> str | None:
 
 
 def verdicts(chapter: str, namespace: dict) -> dict[str, str | None]:
-    """{part: None if its visible checks pass, else what is wrong}, for every part of `chapter`."""
-    found = {}
+    """{part: None if its visible checks pass, else what is wrong}, for every part of `chapter`.
+
+    Each passing part prints its verdict, as its own self-check cell does."""
+    checks, found = all_parts(), {}
     for part in _parts_of(chapter):
-        try:
-            run_checks(part, namespace)
-            shortcuts = shortcut_findings(part, source_run_last(part, namespace))
-            found[part] = forbidden.verdict(shortcuts) if shortcuts else None
-        except AssertionError as failure:
-            found[part] = str(failure).removeprefix(f"{part}: ")
+        verdict = run_part(checks[part], LocalImplementation(dict(namespace)), False,
+                           findings=shortcut_findings(part, source_run_last(part, namespace)))
+        if verdict.passed:
+            print(verdict.message)
+        found[part] = None if verdict.passed else verdict.detail
     return found
 
 
@@ -112,15 +113,12 @@ def validate(path: Path) -> int:
             if "raise NotImplementedError" in source:
                 print(f"TODO   {part}: still `raise NotImplementedError()`")
                 continue
-            try:
-                checks[part](impl, False)
-                found = shortcut_findings(part, source)
-                if found:
-                    raise CheckFailed(forbidden.verdict(found))
+            verdict = run_part(checks[part], impl, False, findings=shortcut_findings(part, source))
+            if verdict.passed:
                 print(f"ok     {part}")
                 passed += 1
-            except (CheckFailed, StudentError) as failure:
-                print(f"FAILED {part}: {failure}")
+            else:
+                print(f"FAILED {part}: {verdict.detail}")
     for problem in problems + impl.load_problems:
         print(f"note   {problem}")
     print(f"{passed}/{len(part_names)} parts pass their visible checks.")

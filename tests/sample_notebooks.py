@@ -40,8 +40,14 @@ def execute_variant(path: Path, edit=None) -> dict:
     return namespace
 
 
+class Failure(str):
+    """A failing check's message, with the key of the known mistake it names (None if it names none)."""
+
+    mistake: str | None = None
+
+
 def local_verdicts(parts: dict, namespace: dict) -> dict[str, str | None]:
-    """{test cell grade_id: None if it passes, else the failure message}, checked in this process."""
+    """{test cell grade_id: None if it passes, else the failure message (a Failure)}, checked in this process."""
     from autograder.checks import CheckFailed, LocalImplementation
 
     result = {}
@@ -52,8 +58,14 @@ def local_verdicts(parts: dict, namespace: dict) -> dict[str, str | None]:
                 check(LocalImplementation(dict(namespace)), hidden)
                 result[grade_id] = None
             except CheckFailed as failure:
-                result[grade_id] = str(failure)
+                result[grade_id] = Failure(str(failure))
+                result[grade_id].mistake = failure.mistake
     return result
+
+
+def names_the_mistake(keyword: str, message: str) -> bool:
+    """A sample's expected diagnosis: the key of the mistake the message names, or words it contains."""
+    return keyword == getattr(message, "mistake", None) or keyword in message
 
 
 def released_notebook(chapter: str, language: str | None = None) -> dict:
@@ -100,7 +112,7 @@ def assert_sample_files_complete(chapter: str, parts: dict, keywords: dict[str, 
 
 
 def assert_expected_verdicts(chapter: str, stem: str, parts: dict, keywords: dict[str, str],
-                             diagnosed=lambda keyword, message: keyword in message) -> None:
+                             diagnosed=names_the_mistake) -> None:
     """The sample `stem` passes and fails exactly the cells expected.json says, each failure naming its mistake."""
     want = expected(chapter)[stem]
     got = local_verdicts(parts, execute_variant(SUBMISSIONS / chapter / f"{stem}.py"))

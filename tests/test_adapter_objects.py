@@ -214,7 +214,7 @@ def test_the_early_stopping_checks_give_the_same_verdicts_in_the_sandbox(stem):
     with RemoteImplementation(list(parse_variant(path).items()), mode=MODE, request_timeout=120) as impl:
         for hidden in (False, True):
             try:
-                early_stopping.check_EarlyStopping(impl, hidden)
+                early_stopping.PARTS["EarlyStopping"](impl, hidden)
                 there[f"test_EarlyStopping{'_hidden' if hidden else ''}"] = None
             except CheckFailed as failure:
                 there[f"test_EarlyStopping{'_hidden' if hidden else ''}"] = str(failure)

@@ -39,10 +39,10 @@ KEYWORDS = {
     "mistake_wrong_axis": "statistics over the wrong axis",
     "mistake_naive_backward": "naive backward",
     "mistake_plain_tensor_stats": "register_buffer",
-    "mistake_f_batch_norm": "calls torch.nn.functional.batch_norm",
+    "mistake_f_batch_norm": "forbidden library implementation",
     "mistake_no_mode_check": "only 'train' and 'eval' are modes",
     "mistake_rejects_n2": "this call is valid",
-    "mistake_no_single_value_error": "did not raise ValueError",
+    "mistake_no_single_value_error": "must raise ValueError",
     "mistake_module_counts_examples": "not the examples",
     "mistake_eval_missing_defaults": "bn_param.get",
     "mistake_eval_ignores_eps": "eps you were given is ignored in eval mode",
@@ -202,4 +202,4 @@ def test_a_tampered_reference_file_is_refused(tmp_path, monkeypatch):
         references.load(batchnorm.CHAPTER)
     # a visible check then stops with the infrastructure error, not a verdict on the student's code
     with pytest.raises(references.ReferenceFileError):
-        batchnorm.check_batchnorm_forward(LocalImplementation(namespace_of(SUBMISSIONS / "correct_reference.py")), False)
+        batchnorm.PARTS["batchnorm_forward"](LocalImplementation(namespace_of(SUBMISSIONS / "correct_reference.py")), False)

@@ -24,17 +24,18 @@ from sample_notebooks import assert_expected_verdicts, assert_sample_files_compl
 SUBMISSIONS = ROOT / "tests" / "submissions" / dropout.CHAPTER
 EXPECTED = json.loads((SUBMISSIONS / "expected.json").read_text())
 
-# The diagnosis each mistake must produce (in the first failing check's message).
+# The diagnosis each mistake must produce (in the first failing check's message): the key of a
+# known mistake (dropout.MISTAKES, or the runner's "forbidden"), or words of the message.
 KEYWORDS = {
-    "mistake_no_scaling": "not scaled",
+    "mistake_no_scaling": "not_scaled",
     "mistake_scaling_at_eval": "eval output is scaled",
-    "mistake_p_as_keep_prob": "keep probability",
+    "mistake_p_as_keep_prob": "keep_probability",
     "mistake_dropping_in_eval": "dropped in eval mode",
-    "mistake_backward_no_scale": "dx is not scaled",
+    "mistake_backward_no_scale": "backward_not_scaled",
     "mistake_new_mask_in_backward": "reuse the forward's mask",
     "mistake_nan_at_p1": "never NaN",
     "mistake_ignores_self_training": "self.training",
-    "mistake_calls_f_dropout": "implement the mask yourself",
+    "mistake_calls_f_dropout": "forbidden",
     "mistake_p1_zeros_like": "autograd still reaches the input",
     "mistake_ignores_rng": "draw the mask from `rng`",
     "mistake_rng_none_fixed_seed": "fresh np.random.default_rng()",
@@ -91,7 +92,7 @@ def test_p1_zeros_like_fails_the_self_check_too():
     """torch.zeros_like(x) at p = 1 cuts the graph to x: the visible check says so, not only the hidden one."""
     namespace = namespace_of(SUBMISSIONS / "mistake_p1_zeros_like.py")
     with pytest.raises(CheckFailed, match="autograd still reaches the input"):
-        dropout.check_Dropout(LocalImplementation(namespace), hidden=False)
+        dropout.PARTS["Dropout"](LocalImplementation(namespace), hidden=False)
 
 
 def test_run_checks_prints_a_pass_and_raises_assertion_error_with_the_diagnosis(capsys):
@@ -107,7 +108,7 @@ def test_an_unimplemented_part_says_so():
     namespace = {}
     exec("def dropout_forward(x, p, train=True, rng=None):\n    raise NotImplementedError()\n", namespace)
     with pytest.raises(CheckFailed, match="not implemented yet"):
-        dropout.check_dropout_forward(LocalImplementation(namespace), hidden=False)
+        dropout.PARTS["dropout_forward"](LocalImplementation(namespace), hidden=False)
 
 
 def test_references_are_what_the_instructor_solution_builds():
@@ -131,4 +132,4 @@ def test_a_tampered_reference_file_is_refused(tmp_path, monkeypatch):
         references.load(dropout.CHAPTER)
     # a visible check then stops with the infrastructure error, not a verdict on the student's code
     with pytest.raises(references.ReferenceFileError):
-        dropout.check_dropout_backward(LocalImplementation(namespace_of(SUBMISSIONS / "correct_bool_mask.py")), False)
+        dropout.PARTS["dropout_backward"](LocalImplementation(namespace_of(SUBMISSIONS / "correct_bool_mask.py")), False)

@@ -68,7 +68,7 @@ def test_the_oracle_follows_the_worked_example_and_the_rule():
     assert oracle([math.nan], 1, 0.0) == [(True, 1, 0, math.inf)]
     # every mistake really differs from the rule on the visible cases
     cases = [early_stopping.Case(**spec) for spec in early_stopping.VISIBLE_CASES]
-    for mistake in early_stopping.MISTAKES:
+    for mistake in early_stopping.RULE_MISTAKES:
         assert any(oracle(c.losses, c.patience, c.min_delta, mistake) != oracle(c.losses, c.patience, c.min_delta)
                    for c in cases), mistake
 
@@ -91,7 +91,7 @@ def test_hidden_verdicts_do_not_depend_on_the_fresh_inputs(stem):
     for seed in range(3):
         np.random.seed(2000 + seed)  # what the grader does per submission and test
         try:
-            early_stopping.check_EarlyStopping(LocalImplementation(dict(namespace)), True)
+            early_stopping.PARTS["EarlyStopping"](LocalImplementation(dict(namespace)), True)
             message = None
         except CheckFailed as failure:
             message = str(failure)
@@ -139,7 +139,7 @@ def test_hidden_cases_are_fresh_and_catch_every_mistake():
         assert all(len(c.states) == len(c.losses) for c in cases)
         assert any(c.defaults for c in cases) and any(not c.restore for c in cases) and any(c.restore for c in cases)
         assert any(any(x != x for x in c.losses) for c in cases), "some case must hold a NaN"
-        for mistake in early_stopping.MISTAKES:
+        for mistake in early_stopping.RULE_MISTAKES:
             if mistake != "epoch_from_0":
                 caught = sum(early_stopping._oracle(c.losses, c.patience, c.min_delta, mistake)
                              != early_stopping._oracle(c.losses, c.patience, c.min_delta) for c in cases)
@@ -159,20 +159,20 @@ def test_invalid_arguments_must_raise_value_error(old):
     namespace = _edited(old, old.replace("if ", "if False and "))
     for hidden in (False, True):
         with pytest.raises(CheckFailed, match="must raise ValueError"):
-            early_stopping.check_EarlyStopping(LocalImplementation(namespace), hidden)
+            early_stopping.PARTS["EarlyStopping"](LocalImplementation(namespace), hidden)
 
 
 def test_initial_attributes_and_the_answer_type_are_checked():
     namespace = _edited("        self.best_epoch = 0\n", "        self.best_epoch = None\n")
     with pytest.raises(CheckFailed, match="`best_epoch` must be a number, found a NoneType"):
-        early_stopping.check_EarlyStopping(LocalImplementation(namespace), False)
+        early_stopping.PARTS["EarlyStopping"](LocalImplementation(namespace), False)
     namespace = _edited("        self.best_loss = math.inf\n", "        self.best_loss = 1e9\n")
     with pytest.raises(CheckFailed, match="before any call best_loss must be math.inf"):
-        early_stopping.check_EarlyStopping(LocalImplementation(namespace), False)
+        early_stopping.PARTS["EarlyStopping"](LocalImplementation(namespace), False)
     namespace = _edited("        if self.counter < self.patience:\n            return False\n",
                         "        if self.counter < self.patience:\n            return\n")
     with pytest.raises(CheckFailed, match="must return True .* forget a `return False`"):
-        early_stopping.check_EarlyStopping(LocalImplementation(namespace), True)
+        early_stopping.PARTS["EarlyStopping"](LocalImplementation(namespace), True)
 
 
 def test_an_unimplemented_class_says_so():
@@ -181,7 +181,7 @@ def test_an_unimplemented_class_says_so():
          "        raise NotImplementedError()\n", namespace)
     for hidden in (False, True):
         with pytest.raises(CheckFailed, match="not implemented yet"):
-            early_stopping.check_EarlyStopping(LocalImplementation(namespace), hidden)
+            early_stopping.PARTS["EarlyStopping"](LocalImplementation(namespace), hidden)
 
 
 def test_run_checks_prints_a_pass_and_raises_assertion_error_with_the_diagnosis(capsys):
@@ -214,5 +214,5 @@ def test_a_tampered_reference_file_is_refused(tmp_path, monkeypatch):
         references.load(early_stopping.CHAPTER)
     # a visible check then stops with the infrastructure error, not a verdict on the student's code
     with pytest.raises(references.ReferenceFileError):
-        early_stopping.check_EarlyStopping(
+        early_stopping.PARTS["EarlyStopping"](
             LocalImplementation(namespace_of(SUBMISSIONS / "correct_deepcopy_state_dict.py")), False)

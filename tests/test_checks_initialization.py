@@ -161,7 +161,7 @@ def test_an_unimplemented_part_says_so():
     namespace = {}
     exec("def xavier_uniform_bound(fan_in, fan_out, gain=1.0):\n    raise NotImplementedError()\n", namespace)
     with pytest.raises(CheckFailed, match="not implemented yet"):
-        initialization.check_xavier_uniform_bound(LocalImplementation(namespace), hidden=False)
+        initialization.PARTS["xavier_uniform_bound"](LocalImplementation(namespace), hidden=False)
 
 
 def test_wrong_return_types_get_clear_messages():
@@ -247,4 +247,4 @@ def test_a_tampered_reference_file_is_refused(tmp_path, monkeypatch):
         references.load(initialization.CHAPTER)
     # a visible check then stops with the infrastructure error, not a verdict on the student's code
     with pytest.raises(references.ReferenceFileError):
-        initialization.check_he_uniform_bound(LocalImplementation(namespace_of(SUBMISSIONS / "correct_math.py")), False)
+        initialization.PARTS["he_uniform_bound"](LocalImplementation(namespace_of(SUBMISSIONS / "correct_math.py")), False)

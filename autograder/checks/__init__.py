@@ -1,24 +1,24 @@
 """Checks of the graded parts, written once and run two ways.
 
-In a student's notebook a test cell calls `run_checks(part, obj)`: the checks run right there,
-against the objects the student defined (`LocalImplementation`), and print a diagnosis.
+In a student's notebook a test cell calls `run_checks(part, globals())`: the checks run right
+there, against the objects the student defined (`LocalImplementation`), and print a diagnosis.
 The grading command runs the same checks in its own clean process against the student's code
 executing in a sandboxed worker (`autograder.worker`), so nothing the student's code does to
 its own interpreter can change a verdict.
 
-Each chapter module (listed in CHAPTER_MODULES) exports CHAPTER, PARTS: {part name: check
-function} and build_references; a check function takes (impl, hidden) and raises CheckFailed with
-a message that names the likely mistake. A module whose exercise forbids a library shortcut sets
-FORBIDDEN_NAMES (the library names its solution cells must not mention): the grader scans each
-part's source for them (`autograder.forbidden`) and fails the part's visible and hidden tests
-alike on a finding, while in the sandbox the library implementation itself raises
-(`autograder.families`, `autograder.lockdown`). `hidden=False` runs the visible checks against
-the shipped references; `hidden=True` runs the hidden ones: fresh inputs, PyTorch as the oracle,
-edge cases.
+Each chapter module (listed in CHAPTER_MODULES) exports CHAPTER, build_references and PARTS, a
+table {name: Part} (part.py): each part's visible checks, hidden checks, known mistakes and the
+library names its source must not use. One runner (runner.py) executes a part everywhere and owns
+seeding, references, the forbidden rule and the wording of verdicts. The checks reach the
+student's code through the shared vocabulary: calling.py (calling it, and what it raised),
+closeness.py (named tolerances), formatting.py (values in messages), seeds.py (fresh inputs),
+mistakes.py (known mistakes and matching a result against them).
 """
 from __future__ import annotations
 
 from autograder.checks.adapter import CheckFailed, LocalImplementation, Rng, StudentError
+from autograder.checks.part import Part
+from autograder.checks.runner import run_part
 
 CHAPTER_MODULES = ("dropout", "batchnorm", "initialization", "early_stopping")
 
@@ -31,15 +31,14 @@ def chapter_modules() -> dict:
     return {module.CHAPTER: module for module in modules}
 
 
-def parts() -> dict:
-    """{part name: check function} over every graded chapter."""
-    return {name: check for module in chapter_modules().values() for name, check in module.PARTS.items()}
+def parts() -> dict[str, Part]:
+    """{part name: Part} over every graded chapter."""
+    return {name: part for module in chapter_modules().values() for name, part in module.PARTS.items()}
 
 
 def forbidden_names() -> dict[str, set[str]]:
     """{part: library names its source must not use}, for the parts whose exercise forbids a shortcut."""
-    return {name: set(module.FORBIDDEN_NAMES) for module in chapter_modules().values()
-            if getattr(module, "FORBIDDEN_NAMES", None) for name in module.PARTS}
+    return {name: set(part.forbidden_names) for name, part in parts().items() if part.forbidden_names}
 
 
 class SelfCheckFailed(AssertionError):
@@ -64,15 +63,11 @@ def run_checks(part: str, namespace: dict, hidden: bool = False) -> None:
     checks = parts()
     if part not in checks:
         raise KeyError(f"unknown graded part {part!r}; known: {sorted(checks)}")
-    impl = LocalImplementation(dict(namespace))
-    try:
-        checks[part](impl, hidden)
-    except CheckFailed as failure:
-        raise SelfCheckFailed(f"{part}: {failure}") from None
-    except StudentError as error:  # a check that did not expect this exception still names it
-        raise SelfCheckFailed(f"{part}: your code raised {error}") from None
-    print(f"{part}: all {'hidden' if hidden else 'visible'} checks passed")
+    verdict = run_part(checks[part], LocalImplementation(dict(namespace)), hidden)
+    if not verdict.passed:
+        raise SelfCheckFailed(verdict.message)
+    print(verdict.message)
 
 
-__all__ = ["CheckFailed", "LocalImplementation", "Rng", "SelfCheckFailed", "StudentError", "chapter_modules", "forbidden_names", "parts",
-           "run_checks"]
+__all__ = ["CheckFailed", "LocalImplementation", "Part", "Rng", "SelfCheckFailed", "StudentError", "chapter_modules",
+           "forbidden_names", "parts", "run_checks", "run_part"]

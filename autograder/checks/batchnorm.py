@@ -24,7 +24,13 @@ import torch
 import torch.nn.functional as F
 
 from autograder import forbidden
-from autograder.checks.adapter import CheckFailed, StudentError, fresh_rng
+from autograder.checks import mistakes
+from autograder.checks.adapter import CheckFailed, StudentError
+from autograder.checks.calling import call, expect_error, raised
+from autograder.checks.closeness import PerDtype, Tolerance, close
+from autograder.checks.formatting import call as call_text
+from autograder.checks.gradients import central_difference
+from autograder.checks.part import Part, table
 
 CHAPTER = "03_batchnorm"
 FORBIDDEN_NAMES = forbidden.NORMALIZATION_NAMES | forbidden.COMPOSITE_NAMES  # the exercise: implement it with elementary tensor operations
@@ -35,7 +41,7 @@ DTYPES = ("float32", "float64")
 # ---------------------------------------------------------------------------------------------
 # Diagnoses: what a wrong value most likely comes from.
 
-OUTPUT_MISTAKES = {
+OUTPUT_MESSAGES = {
     "unbiased": "normalized with the unbiased variance (divided by n - 1): normalize with the biased batch "
                 "variance (divide by n), as PyTorch does (np.var(x, axis=0), x.var(dim, unbiased=False))",
     "eps_outside": "eps outside the square root: divide by sqrt(var + eps), not by sqrt(var) + eps",
@@ -48,7 +54,7 @@ OUTPUT_MISTAKES = {
     "default_eps": "the eps you were given is ignored (the default 1e-5 was used)",
     "running_stats": "train mode normalized with the running statistics: in train mode use the batch mean and variance",
 }
-RUNNING_MISTAKES = {
+RUNNING_MESSAGES = {
     "biased": "running_var equals the biased estimate; PyTorch updates it with the unbiased one "
               "(batch variance * n / (n - 1))",
     "inverted": "momentum inverted: PyTorch's rule is running = (1 - momentum) * running + momentum * batch, "
@@ -60,15 +66,26 @@ RUNNING_MISTAKES = {
     "replaced": "running statistics replaced by the batch statistics: blend them, "
                 "running = (1 - momentum) * running + momentum * batch",
 }
-EVAL_MISTAKES = {
-    "batch": "batch statistics used in eval: in eval mode normalize with running_mean and running_var",
-    "eps_outside": "eps outside the square root in eval mode: divide by sqrt(running_var + eps)",
-    "swapped": "gamma and beta swapped (weight and bias) in eval mode: out = gamma * x_hat + beta",
-    "no_affine": "gamma and beta (weight and bias) not applied in eval mode",
-    "std_as_var": "running_var used as a standard deviation: divide by sqrt(running_var + eps)",
-    "default_eps": "the eps you were given is ignored in eval mode (the default 1e-5 was used): "
+EVAL_MESSAGES = {
+    "eval_batch": "batch statistics used in eval: in eval mode normalize with running_mean and running_var",
+    "eval_eps_outside": "eps outside the square root in eval mode: divide by sqrt(running_var + eps)",
+    "eval_swapped": "gamma and beta swapped (weight and bias) in eval mode: out = gamma * x_hat + beta",
+    "eval_no_affine": "gamma and beta (weight and bias) not applied in eval mode",
+    "eval_std_as_var": "running_var used as a standard deviation: divide by sqrt(running_var + eps)",
+    "eval_default_eps": "the eps you were given is ignored in eval mode (the default 1e-5 was used): "
                    "divide by sqrt(running_var + eps)",
 }
+GRADIENT_MESSAGES = {
+    "gradients_swapped": "dgamma and dbeta swapped: dbeta = dout.sum(axis=0), dgamma = (dout * x_hat).sum(axis=0)",
+    "dgamma_uses_x": "dgamma uses x instead of the normalized x_hat: dgamma = (dout * x_hat).sum(axis=0)",
+    "naive_backward": ("dx ignores that the batch mean and variance depend on x (the naive backward, treating mean "
+                       "and var as constants): add the gradient paths through them"),
+}
+MISTAKES = mistakes.table(**OUTPUT_MESSAGES, **RUNNING_MESSAGES, **EVAL_MESSAGES, **GRADIENT_MESSAGES)
+# How closely values must agree with torch's (float64) ones; atol relative to their size.
+FORMULA = PerDtype(float32=Tolerance(rtol=2e-4, atol=2e-5, scaled=True),
+                   float64=Tolerance(rtol=1e-7, atol=1e-9, scaled=True))
+GRADIENT_LOOSENESS = 5.0  # gradients go through more operations than outputs
 
 
 def _layout(x):
@@ -79,8 +96,13 @@ def _layout(x):
     return axes, tuple(shape)
 
 
-def _train_variants(x, gamma, beta, eps):
-    """{variant: train-mode output} in float64 for the correct rule ("ok") and the usual mistakes."""
+def _correct(variants: list[tuple]) -> object:
+    """The correct value ("ok") among (key, value) variants."""
+    return next(value for key, value in variants if key == "ok")
+
+
+def _train_variants(x, gamma, beta, eps) -> list[tuple]:
+    """(variant, train-mode output) pairs in float64: the correct rule ("ok") and the usual mistakes."""
     x = x.astype(np.float64)
     axes, shape = _layout(x)
     g, b = np.reshape(gamma, shape).astype(np.float64), np.reshape(beta, shape).astype(np.float64)
@@ -88,29 +110,29 @@ def _train_variants(x, gamma, beta, eps):
     mean = x.mean(axis=axes).reshape(shape)
     var = x.var(axis=axes).reshape(shape)
     x_hat = (x - mean) / np.sqrt(var + eps)
-    out = {"ok": g * x_hat + b}
+    out = [("ok", g * x_hat + b)]
     if n > 1:
-        out["unbiased"] = g * (x - mean) / np.sqrt(var * n / (n - 1) + eps) + b
-    out["eps_outside"] = g * (x - mean) / (np.sqrt(var) + eps) + b
+        out.append(("unbiased", g * (x - mean) / np.sqrt(var * n / (n - 1) + eps) + b))
+    out.append(("eps_outside", g * (x - mean) / (np.sqrt(var) + eps) + b))
     with np.errstate(divide="ignore", invalid="ignore"):
-        out["no_eps"] = g * (x - mean) / np.sqrt(var) + b
-    out["swapped"] = b * x_hat + g
-    out["no_affine"] = x_hat
-    out["default_eps"] = g * (x - mean) / np.sqrt(var + 1e-5) + b
+        out.append(("no_eps", g * (x - mean) / np.sqrt(var) + b))
+    out.append(("swapped", b * x_hat + g))
+    out.append(("no_affine", x_hat))
+    out.append(("default_eps", g * (x - mean) / np.sqrt(var + 1e-5) + b))
     if x.ndim == 2:  # per-example statistics instead of per-feature
         m1, v1 = x.mean(axis=1, keepdims=True), x.var(axis=1, keepdims=True)
-        out["wrong_axis"] = g * (x - m1) / np.sqrt(v1 + eps) + b
+        out.append(("wrong_axis", g * (x - m1) / np.sqrt(v1 + eps) + b))
     else:  # (N, C, ...) reshaped to (-1, C) without moving C last
         flat = x.reshape(-1, x.shape[1])
         wrong = (flat - flat.mean(axis=0)) / np.sqrt(flat.var(axis=0) + eps)
-        out["wrong_axis"] = (wrong * np.ravel(gamma) + np.ravel(beta)).reshape(x.shape)
+        out.append(("wrong_axis", (wrong * np.ravel(gamma) + np.ravel(beta)).reshape(x.shape)))
         m2 = x.mean(axis=0, keepdims=True)  # per position, over N only
-        out["wrong_axis_n"] = g * (x - m2) / np.sqrt(x.var(axis=0, keepdims=True) + eps) + b
+        out.append(("wrong_axis", g * (x - m2) / np.sqrt(x.var(axis=0, keepdims=True) + eps) + b))
     return out
 
 
-def _running_variants(x, running_mean, running_var, momentum):
-    """{variant: (running_mean, running_var)} after one train step, float64."""
+def _running_variants(x, running_mean, running_var, momentum) -> list[tuple]:
+    """(variant, (running_mean, running_var)) pairs after one train step, float64."""
     x = x.astype(np.float64)
     axes, _ = _layout(x)
     n = x.size // x.shape[1]
@@ -121,55 +143,44 @@ def _running_variants(x, running_mean, running_var, momentum):
     def blend(m, new_m, new_v):
         return (1 - m) * rm + m * new_m, (1 - m) * rv + m * new_v
 
-    out = {"ok": blend(momentum, mean, unbiased),
-           "biased": blend(momentum, mean, var),
-           "inverted": blend(1 - momentum, mean, unbiased),
-           "not_updated": (rm, rv),
-           "default_momentum": blend(0.1, mean, unbiased),
-           "replaced": (mean, unbiased)}
+    out = [("ok", blend(momentum, mean, unbiased)),
+           ("biased", blend(momentum, mean, var)),
+           ("inverted", blend(1 - momentum, mean, unbiased)),
+           ("not_updated", (rm, rv)),
+           ("default_momentum", blend(0.1, mean, unbiased)),
+           ("replaced", (mean, unbiased))]
     if x.ndim > 2 and x.shape[0] > 1:
-        out["count_n"] = blend(momentum, mean, var * x.shape[0] / (x.shape[0] - 1))
+        out.append(("count_n", blend(momentum, mean, var * x.shape[0] / (x.shape[0] - 1))))
     return out
 
 
-def _eval_variants(x, gamma, beta, running_mean, running_var, eps):
+def _eval_variants(x, gamma, beta, running_mean, running_var, eps) -> list[tuple]:
+    """(variant, eval-mode output) pairs in float64: the correct rule ("ok") and the usual mistakes."""
     x = x.astype(np.float64)
     _, shape = _layout(x)
     g, b = np.reshape(gamma, shape).astype(np.float64), np.reshape(beta, shape).astype(np.float64)
     rm = np.reshape(running_mean, shape).astype(np.float64)
     rv = np.reshape(running_var, shape).astype(np.float64)
     x_hat = (x - rm) / np.sqrt(rv + eps)
-    out = {"ok": g * x_hat + b,
-           "eps_outside": g * (x - rm) / (np.sqrt(rv) + eps) + b,
-           "swapped": b * x_hat + g,
-           "no_affine": x_hat,
-           "std_as_var": g * (x - rm) / (rv + eps) + b,
-           "default_eps": g * (x - rm) / np.sqrt(rv + 1e-5) + b}
+    out = [("ok", g * x_hat + b),
+           ("eval_eps_outside", g * (x - rm) / (np.sqrt(rv) + eps) + b),
+           ("eval_swapped", b * x_hat + g),
+           ("eval_no_affine", x_hat),
+           ("eval_std_as_var", g * (x - rm) / (rv + eps) + b),
+           ("eval_default_eps", g * (x - rm) / np.sqrt(rv + 1e-5) + b)]
     axes, _ = _layout(x)
     n = x.size // x.shape[1]
     if n > 1:
-        out["batch"] = _train_variants(x, gamma, beta, eps)["ok"]
+        out.append(("eval_batch", _correct(_train_variants(x, gamma, beta, eps))))
     return out
 
 
-def _tolerance(dtype) -> tuple[float, float]:
-    """(rtol, atol relative to the scale of the expected value) for comparisons in this dtype."""
-    return (2e-4, 2e-5) if np.dtype(dtype) == np.float32 else (1e-7, 1e-9)
-
-
 def _close(actual, expected, dtype, loose: float = 1.0) -> bool:
-    actual, expected = np.asarray(actual), np.asarray(expected)
-    if actual.shape != expected.shape or not np.issubdtype(actual.dtype, np.number):
-        return False
-    rtol, atol = _tolerance(dtype)
-    scale = 1.0 + (float(np.max(np.abs(expected))) if expected.size else 0.0)
-    with np.errstate(invalid="ignore"):
-        return bool(np.all(np.isfinite(actual)) and np.allclose(actual.astype(np.float64), expected.astype(np.float64),
-                                                                 rtol=rtol * loose, atol=atol * loose * scale))
+    return close(actual, expected, FORMULA(dtype).looser(loose))
 
 
-def _compare(what: str, actual, expected, dtype, variants=None, mistakes=None, loose: float = 1.0) -> None:
-    """Raise CheckFailed naming the likely mistake when `actual` is not close to `expected`."""
+def _compare(what: str, actual, expected, dtype, variants=(), loose: float = 1.0) -> None:
+    """Raise CheckFailed naming the likely mistake (of `variants`) when `actual` is not close to `expected`."""
     if not isinstance(actual, np.ndarray) or not np.issubdtype(actual.dtype, np.number):
         raise CheckFailed(f"{what}: expected an array, got {type(actual).__name__}")
     if actual.shape != np.shape(expected):
@@ -178,10 +189,9 @@ def _compare(what: str, actual, expected, dtype, variants=None, mistakes=None, l
         return
     if not np.all(np.isfinite(actual)):
         raise CheckFailed(f"{what}: contains NaN or inf")
-    for name, value in (variants or {}).items():
-        key = name.split("_n")[0] if name.endswith("_n") else name
-        if name != "ok" and key in (mistakes or {}) and _close(actual, value, dtype, loose):
-            raise CheckFailed(f"{what}: {mistakes[key]}")
+    mistake = mistakes.matching(actual, variants, MISTAKES, lambda a, b: _close(a, b, dtype, loose))
+    if mistake:
+        raise mistake.failure(what)
     error = float(np.max(np.abs(actual.astype(np.float64) - np.asarray(expected, np.float64))))
     raise CheckFailed(f"{what}: wrong values (largest absolute error {error:.3g})")
 
@@ -190,49 +200,15 @@ def _compare_running(where: str, rm, rv, variants, expected_rm, expected_rv, dty
     ok_m, ok_v = _close(rm, expected_rm, dtype), _close(rv, expected_rv, dtype)
     if ok_m and ok_v:
         return
-    for name, (vm, vv) in variants.items():
-        if name == "ok" or name not in RUNNING_MISTAKES:
-            continue
-        if _close(rm, vm, dtype) and _close(rv, vv, dtype):
-            raise CheckFailed(f"{where}: {RUNNING_MISTAKES[name]}")
-    if ok_m and not ok_v:
-        for name, (_, vv) in variants.items():
-            if name != "ok" and name in RUNNING_MISTAKES and _close(rv, vv, dtype):
-                raise CheckFailed(f"{where}: {RUNNING_MISTAKES[name]}")
+    mistake = mistakes.matching((rm, rv), variants, MISTAKES,
+                                lambda a, b: _close(a[0], b[0], dtype) and _close(a[1], b[1], dtype))
+    if mistake is None and ok_m:  # only running_var is wrong
+        mistake = mistakes.matching(rv, [(key, v) for key, (_, v) in variants], MISTAKES,
+                                    lambda a, b: _close(a, b, dtype))
+    if mistake:
+        raise mistake.failure(where)
     _compare(f"{where}: running_mean", rm, expected_rm, dtype)
     _compare(f"{where}: running_var", rv, expected_rv, dtype)
-
-
-def _student_failure(error: StudentError, what: str) -> CheckFailed:
-    """The CheckFailed reporting an exception of the student's code."""
-    if error.is_a("NotImplementedError"):
-        return CheckFailed(f"{what} raised NotImplementedError: not implemented yet, write your code "
-                           f"where the cell says YOUR CODE HERE")
-    return CheckFailed(f"{what} raised {error}")
-
-
-def _student(call, *args, what: str = "", **kwargs):
-    """Run a call into the student's code; an exception of theirs becomes a CheckFailed naming it."""
-    try:
-        return call(*args, **kwargs)
-    except StudentError as error:
-        raise _student_failure(error, what) from None
-
-
-def _expect_value_error(call, *args, what: str, why: str) -> None:
-    try:
-        call(*args)
-    except StudentError as error:
-        if error.is_a("ValueError"):
-            return
-        raise CheckFailed(f"{what} raised {error.type_names[0]}; expected ValueError ({why})") from None
-    raise CheckFailed(f"{what} did not raise ValueError ({why})")
-
-
-def _forbidden(impl, part: str) -> None:
-    if impl.forbidden_seen:
-        raise CheckFailed(f"calls torch.nn.functional.batch_norm (or an nn norm module: saw {sorted(impl.forbidden_seen)}): "
-                          f"compute the mean, variance and normalization yourself in {part}")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -248,7 +224,7 @@ def _forward_failure(error: StudentError, x, bn_param, what) -> CheckFailed:
     if error.is_a("ValueError"):
         return CheckFailed(f"{what} raised {error}, but this call is valid: a ValueError is only for N < 2 "
                            f"in train mode or an unknown mode (N = {x.shape[0]} here)")
-    return _student_failure(error, what)
+    return raised(error, what, "batchnorm_forward")
 
 
 def _forward(impl, x, gamma, beta, bn_param, what):
@@ -281,8 +257,8 @@ def _check_forward_train(impl, x, gamma, beta, bn_param, expected_out, expected_
     _check_inputs_unchanged(what, ("x", "gamma", "beta"), (x, gamma, beta), args_after)
     after = args_after[3]
     train_variants = _train_variants(x, gamma, beta, eps)
-    train_variants["running_stats"] = _eval_variants(x, gamma, beta, rm0, rv0, eps)["ok"]
-    _compare(f"{what}: out", out, expected_out, dtype, train_variants, OUTPUT_MISTAKES)
+    train_variants.append(("running_stats", _correct(_eval_variants(x, gamma, beta, rm0, rv0, eps))))
+    _compare(f"{what}: out", out, expected_out, dtype, train_variants)
     if not isinstance(after, dict) or "running_mean" not in after or "running_var" not in after:
         raise CheckFailed(f"{what}: train mode must write running_mean and running_var into bn_param")
     _compare_running(f"{what}: bn_param after train mode", after["running_mean"], after["running_var"],
@@ -297,7 +273,7 @@ def _check_forward_eval(impl, x, gamma, beta, bn_param, expected_out, what):
     out, _, args_after = _forward(impl, x, gamma, beta, dict(bn_param), what)
     _check_inputs_unchanged(what, ("x", "gamma", "beta"), (x, gamma, beta), args_after)
     after = args_after[3]
-    _compare(f"{what}: out", out, expected_out, x.dtype, _eval_variants(x, gamma, beta, rm, rv, eps), EVAL_MISTAKES)
+    _compare(f"{what}: out", out, expected_out, x.dtype, _eval_variants(x, gamma, beta, rm, rv, eps))
     defaults = {"running_mean": np.zeros(x.shape[1]), "running_var": np.ones(x.shape[1])}
     for key, value in (after or {}).items():
         before = bn_param.get(key, defaults.get(key))
@@ -319,38 +295,35 @@ FORWARD_EVAL_CASES = ("eval", "evaleps", "evaln1")  # visible eval-mode cases
 
 def _forward_what(x, bn_param) -> str:
     """How a call is named in a diagnosis: mode, shape, dtype and what bn_param holds."""
-    return f"batchnorm_forward ({bn_param['mode']}, x of shape {x.shape}, {x.dtype}{_describe(bn_param)})"
+    return f"batchnorm_forward ({bn_param['mode']}, x of shape {x.shape}, {x.dtype}{_bn_param_text(bn_param)})"
 
 
 def _check_forward_errors(impl, x1, gamma, beta) -> None:
     """N = 1 in train mode and an unknown mode raise ValueError; x1 has a single row."""
-    _expect_value_error(impl.call, "batchnorm_forward", x1, gamma, beta, {"mode": "train"},
-                        what="batchnorm_forward with N = 1 in train mode", why="the batch variance of one example is 0")
-    _expect_value_error(impl.call, "batchnorm_forward", x1, gamma, beta, {"mode": "test"},
-                        what="batchnorm_forward with mode 'test'", why="only 'train' and 'eval' are modes")
+    expect_error("ValueError", "batchnorm_forward", "batchnorm_forward with N = 1 in train mode",
+                 "the batch variance of one example is 0", impl.call, "batchnorm_forward", x1, gamma, beta, {"mode": "train"})
+    expect_error("ValueError", "batchnorm_forward", "batchnorm_forward with mode 'test'",
+                 "only 'train' and 'eval' are modes", impl.call, "batchnorm_forward", x1, gamma, beta, {"mode": "test"})
 
 
-def check_batchnorm_forward(impl, hidden: bool) -> None:
-    """Visible: every clause once, on the shipped cases. Hidden: the same clauses on fresh inputs of more shapes."""
-    if not hidden:
-        from autograder.references import load
+def visible_batchnorm_forward(impl, ref) -> None:
+    """Every clause once, on the shipped cases (train and eval mode, N = 2, N = 1, the errors)."""
+    for case in FORWARD_CASES:
+        p = f"fwd_{case}_"
+        bn_param = _bn_param_from_refs(ref, p)
+        _check_forward_train(impl, ref[p + "x"], ref[p + "gamma"], ref[p + "beta"], bn_param, ref[p + "out"],
+                             ref[p + "running_mean_after"], ref[p + "running_var_after"],
+                             what=_forward_what(ref[p + "x"], bn_param))
+    for case in FORWARD_EVAL_CASES:
+        p = f"fwd_{case}_"
+        bn_param = _bn_param_from_refs(ref, p)
+        _check_forward_eval(impl, ref[p + "x"], ref[p + "gamma"], ref[p + "beta"], bn_param, ref[p + "out"],
+                            what=_forward_what(ref[p + "x"], bn_param))
+    _check_forward_errors(impl, ref["fwd_evaln1_x"], ref["fwd_evaln1_gamma"], ref["fwd_evaln1_beta"])
 
-        ref = load(CHAPTER)
-        for case in FORWARD_CASES:
-            p = f"fwd_{case}_"
-            bn_param = _bn_param_from_refs(ref, p)
-            _check_forward_train(impl, ref[p + "x"], ref[p + "gamma"], ref[p + "beta"], bn_param, ref[p + "out"],
-                                 ref[p + "running_mean_after"], ref[p + "running_var_after"],
-                                 what=_forward_what(ref[p + "x"], bn_param))
-        for case in FORWARD_EVAL_CASES:
-            p = f"fwd_{case}_"
-            bn_param = _bn_param_from_refs(ref, p)
-            _check_forward_eval(impl, ref[p + "x"], ref[p + "gamma"], ref[p + "beta"], bn_param, ref[p + "out"],
-                                what=_forward_what(ref[p + "x"], bn_param))
-        _check_forward_errors(impl, ref["fwd_evaln1_x"], ref["fwd_evaln1_gamma"], ref["fwd_evaln1_beta"])
-        return
 
-    rng = fresh_rng()  # fresh at grading time, reproducible when the grader grades again
+def hidden_batchnorm_forward(impl, rng: np.random.Generator) -> None:
+    """The visible clauses on fresh inputs of more shapes, both dtypes, torch the oracle."""
     cases = [((2, 1), None, None), ((4, 3), None, None), ((16, 10), 1e-3, 0.3), ((64, 32), None, 0.05),
              ((5, 7), 0.5, None), ((8, 4), 1e-5, 0.1)]
     for dtype in DTYPES:
@@ -392,7 +365,7 @@ def _bn_param_from_refs(ref, prefix):
     return bn_param
 
 
-def _describe(bn_param):
+def _bn_param_text(bn_param):
     extras = [f"{k}={bn_param[k]}" for k in ("eps", "momentum") if k in bn_param]
     extras += ["running statistics given" if "running_mean" in bn_param
                else "no running statistics given: zeros and ones"]
@@ -454,19 +427,15 @@ def _check_backward(impl, x, gamma, beta, dout, eps, expected, what):
     if not _close(out, expected[0], dtype):
         raise CheckFailed(f"{what}: batchnorm_forward's train-mode output is wrong, so its cache is too: "
                           f"fix batchnorm_forward first (its self-check names the mistake)")
-    result, args_after = _student(impl.call, "batchnorm_backward", dout, cache, what=f"{what}: batchnorm_backward")
+    result, args_after = call("batchnorm_backward", f"{what}: batchnorm_backward", impl.call, "batchnorm_backward", dout, cache)
     _check_inputs_unchanged(f"{what}: batchnorm_backward", ("dout",), (dout,), args_after)
     if not isinstance(result, tuple) or len(result) != 3:
         raise CheckFailed(f"{what}: batchnorm_backward must return a triple (dx, dgamma, dbeta)")
     dx, dgamma, dbeta = result
-    swapped = {"swapped": expected[2]}
-    _compare(f"{what}: dbeta", dbeta, expected[3], dtype, swapped,
-             {"swapped": "dgamma and dbeta swapped: dbeta = dout.sum(axis=0), dgamma = (dout * x_hat).sum(axis=0)"})
-    _compare(f"{what}: dgamma", dgamma, expected[2], dtype, {"x": (dout * x).sum(axis=0)},
-             {"x": "dgamma uses x instead of the normalized x_hat: dgamma = (dout * x_hat).sum(axis=0)"})
-    _compare(f"{what}: dx", dx, expected[1], dtype, {"naive": _naive_dx(x, gamma, dout, eps)},
-             {"naive": "dx ignores that the batch mean and variance depend on x (the naive backward, "
-                       "treating mean and var as constants): add the gradient paths through them"}, loose=5.0)
+    _compare(f"{what}: dbeta", dbeta, expected[3], dtype, [("gradients_swapped", expected[2])])
+    _compare(f"{what}: dgamma", dgamma, expected[2], dtype, [("dgamma_uses_x", (dout * x).sum(axis=0))])
+    _compare(f"{what}: dx", dx, expected[1], dtype, [("naive_backward", _naive_dx(x, gamma, dout, eps))],
+             loose=GRADIENT_LOOSENESS)
 
 
 def _numeric_gradient_check(impl, rng):
@@ -475,23 +444,19 @@ def _numeric_gradient_check(impl, rng):
     dout = rng.normal(size=x.shape)
     bn_param = {"mode": "train"}
     out, cache, _ = _forward(impl, x, gamma, beta, bn_param, "batchnorm_forward")
-    result, _ = _student(impl.call, "batchnorm_backward", dout, cache, what="batchnorm_backward")
+    result, _ = call("batchnorm_backward", "batchnorm_backward", impl.call, "batchnorm_backward", dout, cache)
     dx, dgamma, dbeta = result
 
     def loss(xv, gv, bv):
         o, _, _ = _forward(impl, xv, gv, bv, {"mode": "train"}, "batchnorm_forward")
         return float(np.sum(o * dout))
 
-    h = 1e-6
-    for name, analytic, arrays, index in (("dx", dx, [x, gamma, beta], 0), ("dgamma", dgamma, [x, gamma, beta], 1),
-                                          ("dbeta", dbeta, [x, gamma, beta], 2)):
-        base = arrays[index]
-        numeric = np.zeros_like(base)
-        for i in np.ndindex(base.shape):
-            plus, minus = [a.copy() for a in arrays], [a.copy() for a in arrays]
-            plus[index][i] += h
-            minus[index][i] -= h
-            numeric[i] = (loss(*plus) - loss(*minus)) / (2 * h)
+    arrays = [x, gamma, beta]
+    for name, analytic, index in (("dx", dx, 0), ("dgamma", dgamma, 1), ("dbeta", dbeta, 2)):
+        def loss_of(value, index=index):
+            return loss(*[value if k == index else a for k, a in enumerate(arrays)])
+
+        numeric = central_difference(loss_of, arrays[index].copy())
         error = np.max(np.abs(np.asarray(analytic) - numeric)) / (1e-8 + np.max(np.abs(numeric)))
         if not (np.shape(analytic) == numeric.shape and error < 1e-5):
             naive = name == "dx" and _close(analytic, _naive_dx(x, gamma, dout, 1e-5), "float64", loose=100)
@@ -503,21 +468,18 @@ def _numeric_gradient_check(impl, rng):
 BACKWARD_CASES = ("a", "b", "n2")  # visible cases: bwd_<case>_... in the references
 
 
-def check_batchnorm_backward(impl, hidden: bool) -> None:
-    """Visible: the shipped cases (both dtypes, a large eps, N = 2 with D = 1). Hidden: fresh inputs of more
-    shapes against torch, and a numeric gradient of the student's own forward."""
-    if not hidden:
-        from autograder.references import load
+def visible_batchnorm_backward(impl, ref) -> None:
+    """The shipped cases: both dtypes, a large eps, N = 2 with D = 1."""
+    for case in BACKWARD_CASES:
+        p = f"bwd_{case}_"
+        x, eps = ref[p + "x"], float(ref[p + "eps"])
+        expected = (ref[p + "out"], ref[p + "dx"], ref[p + "dgamma"], ref[p + "dbeta"])
+        _check_backward(impl, x, ref[p + "gamma"], ref[p + "beta"], ref[p + "dout"], eps, expected,
+                        what=f"batchnorm_backward (x of shape {x.shape}, {x.dtype}, eps={eps})")
 
-        ref = load(CHAPTER)
-        for case in BACKWARD_CASES:
-            p = f"bwd_{case}_"
-            x, eps = ref[p + "x"], float(ref[p + "eps"])
-            expected = (ref[p + "out"], ref[p + "dx"], ref[p + "dgamma"], ref[p + "dbeta"])
-            _check_backward(impl, x, ref[p + "gamma"], ref[p + "beta"], ref[p + "dout"], eps, expected,
-                            what=f"batchnorm_backward (x of shape {x.shape}, {x.dtype}, eps={eps})")
-        return
-    rng = fresh_rng()  # fresh at grading time, reproducible when the grader grades again
+
+def hidden_batchnorm_backward(impl, rng: np.random.Generator) -> None:
+    """Fresh inputs of more shapes against torch, and a numeric gradient of the student's own forward."""
     # the cache comes from the student's forward: a wrong forward is reported as such, in float64
     # and with a large eps, where every common forward mistake is far outside the tolerance
     x, gamma, beta = _random_inputs(rng, (6, 4), "float64")
@@ -539,8 +501,8 @@ def check_batchnorm_backward(impl, hidden: bool) -> None:
 
 
 def _new(impl, class_name, *args, **kwargs):
-    arguments = ", ".join([repr(a) for a in args] + [f"{k}={v!r}" for k, v in kwargs.items()])
-    return _student(impl.new_module, class_name, *args, **kwargs, what=f"{class_name}({arguments})")
+    """A new module of the student's class `class_name`."""
+    return call(class_name, call_text(class_name, *args, **kwargs), impl.new_module, class_name, *args, **kwargs)
 
 
 def _check_structure(impl, class_name, module):
@@ -558,7 +520,7 @@ def _check_structure(impl, class_name, module):
     if missing:
         raise CheckFailed(f"{class_name}: {', '.join(missing)} not a buffer: statistics as plain tensors are not saved "
                           f"in state_dict and do not move with .to(); use self.register_buffer(name, tensor)")
-    keys = set(_student(module.state_dict, what=f"{class_name}.state_dict()"))
+    keys = set(call(class_name, f"{class_name}.state_dict()", module.state_dict))
     if keys != STATE_KEYS:
         raise CheckFailed(f"{class_name}: state_dict keys {sorted(keys)}; torch's are {sorted(STATE_KEYS)}")
     c = params["weight"].shape
@@ -602,7 +564,7 @@ def _new_case_module(impl, case: ModuleCase):
     module = _new(impl, case.class_name, case.c, **case.kwargs())
     _check_structure(impl, case.class_name, module)
     if case.dtype != "float32":
-        _student(module.to_dtype, case.dtype, what=f"{case.class_name}.to({case.dtype})")
+        call(case.class_name, f"{case.class_name}.to({case.dtype})", module.to_dtype, case.dtype)
     return module
 
 
@@ -618,15 +580,13 @@ def _module_step(impl, class_name, module, x, dout, expected, step, weight, bias
             raise CheckFailed(f"{where} raised {error}, but each channel has {count} values here, so its variance "
                               f"exists: only one value per channel is an error (count the values per channel, "
                               f"N * L or N * H * W, not the examples)") from None
-        raise _student_failure(error, where) from None
-    _forbidden(impl, class_name)
-    variants = _train_variants(x, weight, bias, eps)
-    _compare(f"{where}: output", out, expected[0], dtype, variants, OUTPUT_MISTAKES)
-    _compare(f"{where}: gradient of the input", dx, expected[1], dtype, loose=5.0)
+        raise raised(error, where, class_name) from None
+    _compare(f"{where}: output", out, expected[0], dtype, _train_variants(x, weight, bias, eps))
+    _compare(f"{where}: gradient of the input", dx, expected[1], dtype, loose=GRADIENT_LOOSENESS)
     for name in ("weight", "bias"):
         if name not in grads:
             raise CheckFailed(f"{where}: no gradient for {name}")
-        _compare(f"{where}: gradient of {name}", grads[name], expected[2][name], dtype, loose=5.0)
+        _compare(f"{where}: gradient of {name}", grads[name], expected[2][name], dtype, loose=GRADIENT_LOOSENESS)
     buffers = module.buffers()
     _compare_running(where, buffers.get("running_mean"), buffers.get("running_var"),
                      _running_variants(x, running_before[0], running_before[1], momentum),
@@ -641,7 +601,7 @@ def _module_eval(class_name, module, x, dout, expected, weight, bias, running, e
     (for x, weight and bias, as torch's eval mode gives them), and no buffer changed.
     `expected` = (out, dx, {"weight": ..., "bias": ...})."""
     where = f"{class_name} (eval, input {x.shape}, {x.dtype})"
-    _student(module.set_training, False, what=f"{class_name}.eval()")
+    call(class_name, f"{class_name}.eval()", module.set_training, False)
     before = module.buffers()
     try:
         out, dx, grads = module.forward_backward(x, dout)
@@ -654,27 +614,27 @@ def _module_eval(class_name, module, x, dout, expected, weight, bias, running, e
             raise CheckFailed(f"{where}: no gradient flows back in eval mode ({error}); torch's eval mode still "
                               f"gives gradients for x, weight and bias: do not compute the output under "
                               f"torch.no_grad() or from detached tensors") from None
-        raise _student_failure(error, f"{where}, forward and backward") from None
+        raise raised(error, f"{where}, forward and backward", class_name) from None
     _compare(f"{where}: output", out, expected[0], x.dtype,
-             _eval_variants(x, weight, bias, running[0], running[1], eps), EVAL_MISTAKES)
+             _eval_variants(x, weight, bias, running[0], running[1], eps))
     _compare(f"{where}: gradient of the input (the running statistics are constants here)", dx, expected[1],
-             x.dtype, loose=5.0)
+             x.dtype, loose=GRADIENT_LOOSENESS)
     for name in ("weight", "bias"):
         if name not in grads:
             raise CheckFailed(f"{where}: no gradient for {name}")
-        _compare(f"{where}: gradient of {name}", grads[name], expected[2][name], x.dtype, loose=5.0)
+        _compare(f"{where}: gradient of {name}", grads[name], expected[2][name], x.dtype, loose=GRADIENT_LOOSENESS)
     after = module.buffers()
     for name in BUFFERS:
         if not np.array_equal(before[name], after[name]):
             raise CheckFailed(f"{where}: {name} changed in eval mode: running statistics updated in eval; "
                               f"eval must use them and change nothing")
-    _student(module.set_training, True, what=f"{class_name}.train()")
+    call(class_name, f"{class_name}.train()", module.set_training, True)
 
 
 def _check_state_dict(case: ModuleCase, module, expected: dict, when: str) -> None:
     """module.state_dict() holds the expected values; num_batches_tracked is a 0-dimensional count."""
     name = case.class_name
-    state = _student(module.state_dict, what=f"{name}.state_dict()")
+    state = call(name, f"{name}.state_dict()", module.state_dict)
     for key, value in expected.items():
         if key not in state:
             raise CheckFailed(f"{name}: state_dict has no {key!r}")
@@ -690,28 +650,28 @@ def _check_loads_state(impl, case: ModuleCase, state: dict, x_eval, expected_eva
     """torch's state_dict loads into a new module of the student's, which then gives torch's eval output."""
     name = case.class_name
     student = _new_case_module(impl, case)
-    _student(student.load_state_dict, state, what=f"{name}.load_state_dict(torch.nn.{name}'s state_dict)")
-    loaded = _student(student.state_dict, what=f"{name}.state_dict()")
+    call(name, f"{name}.load_state_dict(torch.nn.{name}'s state_dict)", student.load_state_dict, state)
+    loaded = call(name, f"{name}.state_dict()", student.state_dict)
     for key, value in state.items():
-        if key not in loaded or np.shape(loaded[key]) != np.shape(value) or not np.allclose(loaded[key], value):
+        if key not in loaded or np.shape(loaded[key]) != np.shape(value) or not close(loaded[key], value, FORMULA(case.dtype)):
             raise CheckFailed(f"{name}: after loading torch.nn.{name}'s state_dict, {key} differs")
-    _student(student.set_training, False, what=f"{name}.eval()")
-    out = _student(student.forward, x_eval, what=f"{name} (eval after loading torch's state_dict)")
+    call(name, f"{name}.eval()", student.set_training, False)
+    out = call(name, f"{name} (eval after loading torch's state_dict)", student.forward, x_eval)
     _compare(f"{name} (eval after loading torch.nn.{name}'s state_dict): output", out, expected_eval, case.dtype)
 
 
 def _check_torch_loads_state(case: ModuleCase, student, x_eval) -> None:
     """The student's state_dict loads into torch.nn.<class_name>, which then gives the student's eval output."""
     name = case.class_name
-    state = _student(student.state_dict, what=f"{name}.state_dict()")
+    state = call(name, f"{name}.state_dict()", student.state_dict)
     target = _torch_module(name, case.c, case.eps, case.momentum, case.dtype, case.weight, case.bias)
     try:
         target.load_state_dict({k: torch.from_numpy(np.array(v)) for k, v in state.items()})
     except Exception as error:  # noqa: BLE001 - the student's state_dict is what is wrong
         raise CheckFailed(f"{name}: torch.nn.{name} cannot load your state_dict ({type(error).__name__}: "
                           f"{str(error).splitlines()[0][:200]})") from None
-    _student(student.set_training, False, what=f"{name}.eval()")
-    out = _student(student.forward, x_eval, what=f"{name} (eval)")
+    call(name, f"{name}.eval()", student.set_training, False)
+    out = call(name, f"{name} (eval)", student.forward, x_eval)
     _compare(f"{name}: torch.nn.{name} loaded with your state_dict gives a different eval output: yours",
              out, _torch_eval(target, x_eval), case.dtype)
 
@@ -721,8 +681,8 @@ def _check_case(impl, case: ModuleCase, steps, x_eval, dout_eval, expected_eval)
     dx, grads)), check its state_dict, then load torch's state into a new module and the module's state into
     torch's; every value against the expected ones."""
     module = _new_case_module(impl, case)
-    _student(module.set_parameter, "weight", case.weight, what=f"{case.class_name}: setting weight")
-    _student(module.set_parameter, "bias", case.bias, what=f"{case.class_name}: setting bias")
+    call(case.class_name, f"{case.class_name}: setting weight", module.set_parameter, "weight", case.weight)
+    call(case.class_name, f"{case.class_name}: setting bias", module.set_parameter, "bias", case.bias)
     running = (np.zeros(case.c), np.ones(case.c))
     for step, (x, dout, expected) in enumerate(steps, start=1):
         _module_step(impl, case.class_name, module, x, dout, expected, step, case.weight, case.bias, running,
@@ -740,10 +700,10 @@ def _check_single_value(impl, class_name, shape) -> None:
     """One value per channel: a ValueError in train mode (torch raises one too); eval mode must work."""
     module = _new(impl, class_name, shape[1])
     x = np.ones(shape, np.float32)
-    _expect_value_error(module.forward, x, what=f"{class_name} in train mode on input {shape}",
-                        why="one value per channel has no variance; torch raises ValueError here too")
-    _student(module.set_training, False, what=f"{class_name}.eval()")
-    out = _student(module.forward, x, what=f"{class_name} in eval mode on input {shape}")
+    expect_error("ValueError", class_name, f"{class_name} in train mode on input {shape}",
+                 "one value per channel has no variance; torch raises ValueError here too", module.forward, x)
+    call(class_name, f"{class_name}.eval()", module.set_training, False)
+    out = call(class_name, f"{class_name} in eval mode on input {shape}", module.forward, x)
     _compare(f"{class_name} in eval mode on input {shape} (which must work)", out,
              np.full(shape, 1 / np.sqrt(1 + 1e-5)), "float32")
 
@@ -799,11 +759,8 @@ MODULE_STEPS = {"BatchNorm1d": {"a": [(4, 3), (3, 3, 2)], "b": [(2, 3, 4)], "c":
 SINGLE_VALUE_SHAPES = {"BatchNorm1d": [(1, 3), (1, 3, 1)], "BatchNorm2d": [(1, 3, 1, 1)]}
 
 
-def _visible_module(impl, class_name):
+def _visible_module(impl, ref, class_name):
     """Every clause once: the shipped cases (steps, eval, state_dict both ways), then one value per channel."""
-    from autograder.references import load
-
-    ref = load(CHAPTER)
     for name in MODULE_CASES:
         p = f"{class_name}_{name}_"
         case = ModuleCase(class_name, float(ref[p + "eps"]), float(ref[p + "momentum"]), str(ref[p + "dtype"]),
@@ -820,12 +777,10 @@ def _visible_module(impl, class_name):
         _check_case(impl, case, steps, ref[p + "x_eval"], ref[p + "dout_eval"], expected_eval)
     for shape in SINGLE_VALUE_SHAPES[class_name]:
         _check_single_value(impl, class_name, shape)
-    _forbidden(impl, class_name)
 
 
-def _hidden_module(impl, class_name, configs):
+def _hidden_module(impl, rng, class_name, configs):
     """The visible clauses on fresh inputs: each (shape, eps, momentum) of `configs` in both dtypes, torch the oracle."""
-    rng = fresh_rng()  # fresh at grading time, reproducible when the grader grades again
     for dtype in DTYPES:
         for shape, eps, momentum in configs:
             _, weight, bias = _random_inputs(rng, shape, dtype)
@@ -842,32 +797,31 @@ def _hidden_module(impl, class_name, configs):
             _check_case(impl, case, steps, x_eval, dout_eval, _torch_eval_step(oracle, x_eval, dout_eval))
     for shape in SINGLE_VALUE_SHAPES[class_name]:
         _check_single_value(impl, class_name, shape)
-    _forbidden(impl, class_name)
 
 
-def check_batchnorm1d(impl, hidden: bool) -> None:
-    """(N, C) and (N, C, L) inputs, against torch.nn.BatchNorm1d."""
-    if not hidden:
-        return _visible_module(impl, "BatchNorm1d")
-    _hidden_module(impl, "BatchNorm1d", [((4, 3), 1e-5, 0.1), ((16, 8), 1e-3, 0.3), ((2, 5), 1e-5, 0.1),
-                                         ((4, 3, 5), 1e-5, 0.1), ((8, 6, 7), 0.1, 0.05), ((1, 4, 6), 1e-5, 0.2),
-                                         ((1, 3, 2), 1e-5, 0.1), ((32, 16), 1e-5, 0.1)])
-
-
-def check_batchnorm2d(impl, hidden: bool) -> None:
-    """(N, C, H, W) inputs, against torch.nn.BatchNorm2d."""
-    if not hidden:
-        return _visible_module(impl, "BatchNorm2d")
-    _hidden_module(impl, "BatchNorm2d", [((2, 3, 4, 4), 1e-5, 0.1), ((8, 4, 3, 5), 1e-3, 0.3), ((1, 2, 3, 3), 1e-5, 0.1),
-                                         ((4, 6, 2, 2), 0.1, 0.05), ((1, 3, 2, 1), 1e-5, 0.1), ((16, 8, 5, 5), 1e-5, 0.1)])
-
-
-PARTS = {
-    "batchnorm_forward": check_batchnorm_forward,
-    "batchnorm_backward": check_batchnorm_backward,
-    "BatchNorm1d": check_batchnorm1d,
-    "BatchNorm2d": check_batchnorm2d,
+# (shape, eps, momentum) of the hidden module checks: (N, C) and (N, C, L) inputs for BatchNorm1d, (N, C, H, W) for 2d
+HIDDEN_CONFIGS = {
+    "BatchNorm1d": [((4, 3), 1e-5, 0.1), ((16, 8), 1e-3, 0.3), ((2, 5), 1e-5, 0.1), ((4, 3, 5), 1e-5, 0.1),
+                    ((8, 6, 7), 0.1, 0.05), ((1, 4, 6), 1e-5, 0.2), ((1, 3, 2), 1e-5, 0.1), ((32, 16), 1e-5, 0.1)],
+    "BatchNorm2d": [((2, 3, 4, 4), 1e-5, 0.1), ((8, 4, 3, 5), 1e-3, 0.3), ((1, 2, 3, 3), 1e-5, 0.1),
+                    ((4, 6, 2, 2), 0.1, 0.05), ((1, 3, 2, 1), 1e-5, 0.1), ((16, 8, 5, 5), 1e-5, 0.1)],
 }
+
+
+def _module_part(class_name: str) -> Part:
+    """BatchNorm1d or BatchNorm2d, against torch.nn's module of the same name."""
+    return Part(class_name, CHAPTER, visible=lambda impl, ref: _visible_module(impl, ref, class_name),
+                hidden=lambda impl, rng: _hidden_module(impl, rng, class_name, HIDDEN_CONFIGS[class_name]),
+                mistakes=MISTAKES, forbidden_names=FORBIDDEN_NAMES)
+
+
+PARTS = table(
+    Part("batchnorm_forward", CHAPTER, visible_batchnorm_forward, hidden_batchnorm_forward, MISTAKES, FORBIDDEN_NAMES),
+    Part("batchnorm_backward", CHAPTER, visible_batchnorm_backward, hidden_batchnorm_backward, MISTAKES,
+         FORBIDDEN_NAMES),
+    _module_part("BatchNorm1d"),
+    _module_part("BatchNorm2d"),
+)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -20,50 +20,45 @@ from __future__ import annotations
 import numpy as np
 
 from autograder import forbidden
-from autograder.checks.adapter import CheckFailed, Rng, StudentError, fresh_rng
+from autograder.checks import mistakes
+from autograder.checks.adapter import CheckFailed, Rng, StudentError
+from autograder.checks.calling import call, expect_error, raised
+from autograder.checks.closeness import PerDtype, Tolerance, close
+from autograder.checks.formatting import call as call_text, short
+from autograder.checks.gradients import central_difference
+from autograder.checks.part import Part, table
+from autograder.checks.seeds import fresh_seed
 
 CHAPTER = "02_dropout"
 FORBIDDEN_NAMES = forbidden.DROPOUT_NAMES | forbidden.COMPOSITE_NAMES  # the exercise: implement it with elementary tensor operations
 
-FORBIDDEN_MESSAGE = ("calls torch.nn.functional.dropout (or an nn dropout module): "
-                     "implement the mask yourself")
 SIGMAS = 6.0
-TOL = {np.dtype(np.float32): dict(rtol=1e-5, atol=1e-6), np.dtype(np.float64): dict(rtol=1e-10, atol=1e-12)}
+# How closely a value must agree with the formula: float32 arithmetic rounds far more than float64.
+FORMULA = PerDtype(float32=Tolerance(rtol=1e-5, atol=1e-6), float64=Tolerance(rtol=1e-10, atol=1e-12))
+NUMERIC_GRADIENT = Tolerance(rtol=1e-6, atol=1e-8)  # central differences in float64
+
+# The mistakes a wrong kept value or gradient is matched against (`mistakes.matching`).
+MISTAKES = mistakes.table(
+    not_scaled=("kept values are not scaled: inverted dropout multiplies them by 1/(1 - p) during training "
+                "(p = {p}: x = {x} should give {want}, you return {got})"),
+    keep_probability=("kept values are scaled by 1/p instead of 1/(1 - p): your p behaves like a keep probability; "
+                      "in PyTorch p is the DROP probability"),
+    times_keep=("kept values are multiplied by (1 - p); inverted dropout divides by (1 - p) during training "
+                "(and leaves eval alone)"),
+    backward_not_scaled=("dx is not scaled: backward must multiply by 1/(1 - p) like the forward "
+                         "(you return {got} where dout is {dout})"),
+    backward_keep_probability="dx is scaled by 1/p instead of 1/(1 - p): p is the DROP probability",
+)
 
 
 # --------------------------------------------------------------------------------------------
 # helpers
 # --------------------------------------------------------------------------------------------
-def _tol(dtype) -> dict:
-    return TOL.get(np.dtype(dtype), TOL[np.dtype(np.float32)])
-
-
 def _no_zero_input(rng: np.random.Generator, shape, dtype) -> np.ndarray:
     """Values in +-[0.5, 2]: no zeros, so the zeros of an output are exactly the dropped units."""
     magnitude = rng.uniform(0.5, 2.0, size=shape)
     sign = np.where(rng.random(shape) < 0.5, -1.0, 1.0)
     return (sign * magnitude).astype(dtype)
-
-
-def _fresh_seed(rng: np.random.Generator) -> int:
-    return int(rng.integers(0, 2**31 - 1))
-
-
-def _short(values: np.ndarray, n: int = 3) -> str:
-    flat = np.asarray(values, dtype=float).ravel()[:n]
-    return "[" + ", ".join(f"{v:.4g}" for v in flat) + (", ...]" if np.size(values) > n else "]")
-
-
-def _student_error(name: str, what: str, error: StudentError) -> CheckFailed:
-    if error.is_a("NotImplementedError"):
-        return CheckFailed(f"`{name}` is not implemented yet (it raised NotImplementedError): "
-                           "write your code in its cell and run that cell")
-    return CheckFailed(f"{what} raised {error}")
-
-
-def _check_forbidden(impl) -> None:
-    if impl.forbidden_seen:
-        raise CheckFailed(FORBIDDEN_MESSAGE + f" (seen: {', '.join(sorted(impl.forbidden_seen))})")
 
 
 def _fraction_bound(n: int, p: float) -> float:
@@ -85,21 +80,18 @@ def _check_drop_count(n_dropped: int, n: int, p: float, who: str) -> None:
 
 def _diagnose_kept_values(x_kept: np.ndarray, out_kept: np.ndarray, p: float, who: str, dtype) -> None:
     """Kept values must be x / (1 - p); name the usual wrong scalings."""
-    tol = _tol(dtype)
-    if x_kept.size == 0 or np.allclose(out_kept, x_kept / (1.0 - p), **tol):
+    tolerance = FORMULA(dtype)
+    want = x_kept / (1.0 - p)
+    if x_kept.size == 0 or close(out_kept, want, tolerance):
         return
-    if np.allclose(out_kept, x_kept, **tol):
-        raise CheckFailed(f"{who}: kept values are not scaled: inverted dropout multiplies them by "
-                          f"1/(1 - p) during training (p = {p}: x = {_short(x_kept)} should give "
-                          f"{_short(x_kept / (1 - p))}, you return {_short(out_kept)})")
-    if p > 0 and np.allclose(out_kept, x_kept / p, **tol):
-        raise CheckFailed(f"{who}: kept values are scaled by 1/p instead of 1/(1 - p): your p behaves "
-                          f"like a keep probability; in PyTorch p is the DROP probability")
-    if np.allclose(out_kept, x_kept * (1.0 - p), **tol):
-        raise CheckFailed(f"{who}: kept values are multiplied by (1 - p); inverted dropout divides by "
-                          f"(1 - p) during training (and leaves eval alone)")
-    raise CheckFailed(f"{who}: kept values should be x / (1 - p) (p = {p}: x = {_short(x_kept)} should give "
-                      f"{_short(x_kept / (1 - p))}, you return {_short(out_kept)})")
+    candidates = [("not_scaled", x_kept)] + ([("keep_probability", x_kept / p)] if p > 0 else []) + [
+        ("times_keep", x_kept * (1.0 - p))]
+    values = {"p": p, "x": short(x_kept), "want": short(want), "got": short(out_kept)}
+    mistake = mistakes.matching(out_kept, candidates, MISTAKES, lambda a, b: close(a, b, tolerance))
+    if mistake:
+        raise mistake.failure(who, **values)
+    raise CheckFailed(f"{who}: kept values should be x / (1 - p) (p = {p}: x = {values['x']} should give "
+                      f"{values['want']}, you return {values['got']})")
 
 
 # --------------------------------------------------------------------------------------------
@@ -114,7 +106,7 @@ def _forward(impl, x, p, train=True, rng=None, what=None):
     try:
         result, args_after = impl.call("dropout_forward", x, p, train=train, rng=rng)
     except StudentError as error:
-        raise _student_error("dropout_forward", what, error) from None
+        raise raised(error, what, "dropout_forward") from None
     if not isinstance(result, tuple) or len(result) != 2:
         raise CheckFailed(f"{what} must return a pair (out, mask), got {type(result).__name__}")
     out, mask = result
@@ -126,7 +118,7 @@ def _forward(impl, x, p, train=True, rng=None, what=None):
             raise CheckFailed(f"{what}: mask must be an array of x's shape {x.shape}, got "
                               f"{getattr(mask, 'shape', type(mask).__name__)}")
         if not np.all((mask == 0) | (mask == 1)):
-            raise CheckFailed(f"{what}: mask must hold only True/False (or 1/0), found {_short(np.unique(mask))}; "
+            raise CheckFailed(f"{what}: mask must hold only True/False (or 1/0), found {short(np.unique(mask))}; "
                               "scaling belongs in out, not in the mask")
     x_after = args_after[0] if args_after else x
     if isinstance(x_after, np.ndarray) and not np.array_equal(x_after, x):
@@ -166,13 +158,13 @@ def _check_eval_forward(impl, x, p) -> None:
         if p == 1.0 and np.all(out == 0):
             raise CheckFailed(f"{what}: eval mode returned zeros at p = 1: eval is the identity whatever p "
                               "(handle train=False before p == 1)")
-        if p > 0 and np.allclose(out, x * (1.0 - p), **_tol(x.dtype)):
+        if p > 0 and close(out, x * (1.0 - p), FORMULA(x.dtype)):
             raise CheckFailed(f"{what}: eval output is scaled by (1 - p): with inverted dropout eval is the "
                               "identity (the scaling already happened during training)")
         if mask is not None or np.any((out == 0) & (x != 0)):
             raise CheckFailed(f"{what}: units are dropped in eval mode (train=False): eval must return x "
                               "unchanged and mask None")
-        raise CheckFailed(f"{what}: eval output must equal x (you return {_short(out)} for x = {_short(x)})")
+        raise CheckFailed(f"{what}: eval output must equal x (you return {short(out)} for x = {short(x)})")
     if mask is not None:
         raise CheckFailed(f"{what}: mask must be None in eval mode (nothing is dropped); "
                           "did you draw a mask although train=False?")
@@ -181,7 +173,7 @@ def _check_eval_forward(impl, x, p) -> None:
 def _check_p_edges(impl, x, seed: int) -> None:
     """p == 0 keeps every unit (out == x); p == 1 drops every unit (zeros, never NaN); eval is the identity at both."""
     out, mask, what = _forward(impl, x, 0.0, rng=Rng(seed))
-    if not np.allclose(out, x, **_tol(x.dtype)) or (mask is not None and not np.all(mask)):
+    if not close(out, x, FORMULA(x.dtype)) or (mask is not None and not np.all(mask)):
         raise CheckFailed(f"{what}: p == 0 drops nothing: out must equal x and mask keep every unit")
     _check_train_forward(impl, x, 1.0, Rng(seed + 1))  # zeros: every unit dropped, nothing NaN
     _check_eval_forward(impl, x, 0.0)
@@ -206,54 +198,43 @@ def _check_rejects_invalid_p(impl, x) -> None:
     """Each p of INVALID_P raises ValueError, in training and in eval mode."""
     for p in INVALID_P:
         for train in (True, False):
-            what = f"dropout_forward(x, p={p}, train={train})"
-            try:
-                impl.call("dropout_forward", x, p, train=train, rng=Rng(0))
-            except StudentError as error:
-                if error.is_a("ValueError"):
-                    continue
-                raise _student_error("dropout_forward", what, error) from None
-            raise CheckFailed(f"{what} must raise ValueError: p is a probability in [0, 1] "
-                              "(check it first, whatever train is)")
+            expect_error("ValueError", "dropout_forward", f"dropout_forward(x, p={p}, train={train})",
+                         "p is a probability in [0, 1] (check it first, whatever train is)",
+                         impl.call, "dropout_forward", x, p, train=train, rng=Rng(0))
 
 
-def check_dropout_forward(impl, hidden: bool) -> None:
-    """Visible: every clause once, on the shipped inputs. Hidden: the same clauses on fresh inputs of more shapes and p."""
-    if not hidden:
-        from autograder.references import load
+def visible_dropout_forward(impl, ref) -> None:
+    """Every clause once, on the shipped inputs."""
+    p = float(ref["fwd_p"])
+    for name in ("fwd_x", "fwd_x32"):
+        _check_train_forward(impl, ref[name], p, Rng(0))
+        _check_eval_forward(impl, ref[name], p)
+    frac_x, frac_p = ref["frac_x"], float(ref["frac_p"])
+    keep = _check_train_forward(impl, frac_x, frac_p, Rng(3))
+    _check_drop_count(int((~keep).sum()), keep.size, frac_p, "dropout_forward")
+    for name in ("fwd_x", "fwd_x32"):
+        _check_p_edges(impl, ref[name], seed=1)
+    _check_rng_use(impl, frac_x, frac_p, seed=4)
+    _check_rejects_invalid_p(impl, ref["fwd_x"])
 
-        ref = load(CHAPTER)
-        p = float(ref["fwd_p"])
-        for name in ("fwd_x", "fwd_x32"):
-            _check_train_forward(impl, ref[name], p, Rng(0))
-            _check_eval_forward(impl, ref[name], p)
-        frac_x, frac_p = ref["frac_x"], float(ref["frac_p"])
-        keep = _check_train_forward(impl, frac_x, frac_p, Rng(3))
-        _check_drop_count(int((~keep).sum()), keep.size, frac_p, "dropout_forward")
-        for name in ("fwd_x", "fwd_x32"):
-            _check_p_edges(impl, ref[name], seed=1)
-        _check_rng_use(impl, frac_x, frac_p, seed=4)
-        _check_rejects_invalid_p(impl, ref["fwd_x"])
-        _check_forbidden(impl)
-        return
 
-    rng = fresh_rng()  # fresh at grading time, reproducible when the grader grades again
+def hidden_dropout_forward(impl, rng: np.random.Generator) -> None:
+    """The visible clauses on fresh inputs of more shapes, dtypes and p."""
     shapes = [(7,), (3, 4), (2, 3, 4, 5), (16, 1, 28, 28)]
     for dtype in (np.float32, np.float64):
         for shape, p in zip(shapes, (0.1, 0.25, 0.5, 0.8)):
             x = _no_zero_input(rng, shape, dtype)
-            _check_train_forward(impl, x, p, Rng(_fresh_seed(rng)))
+            _check_train_forward(impl, x, p, Rng(fresh_seed(rng)))
             _check_eval_forward(impl, x, p)
     # the drop fraction, for several p, on inputs large enough for a tight binomial bound
     for p in (0.1, 0.3, 0.5, 0.9):
         x = _no_zero_input(rng, (200, 150), np.float64)
-        keep = _check_train_forward(impl, x, p, Rng(_fresh_seed(rng)))
+        keep = _check_train_forward(impl, x, p, Rng(fresh_seed(rng)))
         _check_drop_count(int((~keep).sum()), keep.size, p, "dropout_forward")
     for dtype in (np.float32, np.float64):
-        _check_p_edges(impl, _no_zero_input(rng, (5, 6), dtype), _fresh_seed(rng))
-    _check_rng_use(impl, _no_zero_input(rng, (64, 64), np.float64), 0.5, _fresh_seed(rng))
+        _check_p_edges(impl, _no_zero_input(rng, (5, 6), dtype), fresh_seed(rng))
+    _check_rng_use(impl, _no_zero_input(rng, (64, 64), np.float64), 0.5, fresh_seed(rng))
     _check_rejects_invalid_p(impl, _no_zero_input(rng, (3, 4), np.float64))
-    _check_forbidden(impl)
 
 
 # --------------------------------------------------------------------------------------------
@@ -264,7 +245,7 @@ def _backward(impl, dout, mask, p, what=None):
     try:
         result, args_after = impl.call("dropout_backward", dout, mask, p)
     except StudentError as error:
-        raise _student_error("dropout_backward", what, error) from None
+        raise raised(error, what, "dropout_backward") from None
     if not isinstance(result, np.ndarray) or result.shape != dout.shape:
         raise CheckFailed(f"{what} must return dx, an array of dout's shape {dout.shape}, got "
                           f"{getattr(result, 'shape', type(result).__name__)}")
@@ -281,20 +262,20 @@ def _check_backward_against(impl, dout, mask, p, expected) -> None:
             raise CheckFailed(f"{what}: dx holds NaN or inf at p = 1; p == 1 must give zeros, never NaN "
                               "(1 - p is 0: do not divide by it)")
         raise CheckFailed(f"{what}: dx holds NaN or inf")
-    tol = _tol(dout.dtype)
-    if np.allclose(dx, expected, **tol):
+    tolerance = FORMULA(dout.dtype)
+    if close(dx, expected, tolerance):
         return
     keep = mask.astype(bool)
     if np.any((dx != 0) != keep) and np.all(dout != 0):
         raise CheckFailed(f"{what}: dx is not zero exactly where the given mask drops units: backward must "
                           "reuse the forward's mask (passed in as `mask`), not draw a new one")
-    if p < 1 and np.allclose(dx, dout * keep, **tol):
-        raise CheckFailed(f"{what}: dx is not scaled: backward must multiply by 1/(1 - p) like the forward "
-                          f"(you return {_short(dx[keep])} where dout is {_short(dout[keep])})")
-    if p > 0 and np.allclose(dx, dout * keep / p, **tol):
-        raise CheckFailed(f"{what}: dx is scaled by 1/p instead of 1/(1 - p): p is the DROP probability")
-    raise CheckFailed(f"{what}: dx should be dout * mask / (1 - p) (you return {_short(dx)} "
-                      f"where dout is {_short(dout)})")
+    candidates = ([("backward_not_scaled", dout * keep)] if p < 1 else []) + (
+        [("backward_keep_probability", dout * keep / p)] if p > 0 else [])
+    mistake = mistakes.matching(dx, candidates, MISTAKES, lambda a, b: close(a, b, tolerance))
+    if mistake:
+        raise mistake.failure(what, got=short(dx[keep]), dout=short(dout[keep]))
+    raise CheckFailed(f"{what}: dx should be dout * mask / (1 - p) (you return {short(dx)} "
+                      f"where dout is {short(dout)})")
 
 
 def _check_backward_edges(impl, dout) -> None:
@@ -308,37 +289,19 @@ def _check_backward_edges(impl, dout) -> None:
     _check_backward_against(impl, dout, np.ones(dout.shape, dtype=bool), 0.0, dout)
 
 
-def _numeric_gradient(f, x: np.ndarray, h: float = 1e-6) -> np.ndarray:
-    grad = np.zeros_like(x)
-    flat, gflat = x.reshape(-1), grad.reshape(-1)
-    for i in range(flat.size):
-        old = flat[i]
-        flat[i] = old + h
-        plus = f(x)
-        flat[i] = old - h
-        minus = f(x)
-        flat[i] = old
-        gflat[i] = (plus - minus) / (2 * h)
-    return grad
+def visible_dropout_backward(impl, ref) -> None:
+    """Every clause once, on the shipped masks."""
+    for suffix in ("", "32"):
+        dout, mask = ref[f"bwd_dout{suffix}"], ref[f"bwd_mask{suffix}"]
+        _check_backward_against(impl, dout, mask, float(ref[f"bwd_p{suffix}"]), ref[f"bwd_dx{suffix}"])
+        _check_backward_against(impl, dout, mask, 1.0, np.zeros_like(dout))  # p == 1: zeros, whatever the mask
+        _check_backward_edges(impl, dout)
 
 
-def check_dropout_backward(impl, hidden: bool) -> None:
-    """Visible: every clause once, on the shipped masks. Hidden: fresh masks, shapes and p, and the student's own forward mask."""
-    if not hidden:
-        from autograder.references import load
-
-        ref = load(CHAPTER)
-        for suffix in ("", "32"):
-            dout, mask = ref[f"bwd_dout{suffix}"], ref[f"bwd_mask{suffix}"]
-            _check_backward_against(impl, dout, mask, float(ref[f"bwd_p{suffix}"]), ref[f"bwd_dx{suffix}"])
-            _check_backward_against(impl, dout, mask, 1.0, np.zeros_like(dout))  # p == 1: zeros, whatever the mask
-            _check_backward_edges(impl, dout)
-        _check_forbidden(impl)
-        return
-
+def hidden_dropout_backward(impl, rng: np.random.Generator) -> None:
+    """Fresh masks, shapes and p against torch autograd and a numeric gradient, and the student's own forward mask."""
     import torch
 
-    rng = fresh_rng()
     shapes = [(5,), (4, 6), (2, 3, 4, 5), (32, 100)]
     for dtype in (np.float32, np.float64):
         for shape, p in zip(shapes, (0.2, 0.5, 0.75, 0.1)):
@@ -353,9 +316,9 @@ def check_dropout_backward(impl, hidden: bool) -> None:
         dout = _no_zero_input(rng, shape, np.float64)
         mask = rng.random(shape) >= p
         x0 = rng.standard_normal(shape)
-        numeric = _numeric_gradient(lambda x: float(np.sum(dout * x * mask / (1.0 - p))), x0.copy())  # noqa: B023 (called here)
+        numeric = central_difference(lambda x: float(np.sum(dout * x * mask / (1.0 - p))), x0.copy())  # noqa: B023 (called here)
         dx, what = _backward(impl, dout, mask, p)
-        if not np.allclose(dx, numeric, rtol=1e-6, atol=1e-8):
+        if not close(dx, numeric, NUMERIC_GRADIENT):
             _check_backward_against(impl, dout, mask, p, numeric)  # names the mistake
             raise CheckFailed(f"{what}: dx disagrees with the numerical gradient of the forward pass")
     for dtype in (np.float32, np.float64):
@@ -364,7 +327,7 @@ def check_dropout_backward(impl, hidden: bool) -> None:
     x = _no_zero_input(rng, (40, 50), np.float64)
     dout = _no_zero_input(rng, (40, 50), np.float64)
     try:
-        (out, mask), _ = impl.call("dropout_forward", x, 0.4, train=True, rng=Rng(_fresh_seed(rng)))
+        (out, mask), _ = impl.call("dropout_forward", x, 0.4, train=True, rng=Rng(fresh_seed(rng)))
         usable = isinstance(mask, np.ndarray) and mask.shape == x.shape and np.all((mask == 0) | (mask == 1))
     except (StudentError, CheckFailed, TypeError, ValueError):
         usable = False
@@ -373,25 +336,22 @@ def check_dropout_backward(impl, hidden: bool) -> None:
         if np.any((dx != 0) != mask.astype(bool)):
             raise CheckFailed(f"{what}: with the mask from your dropout_forward, dx is not zero exactly where "
                               "that mask drops units: backward must reuse the forward's mask")
-    _check_forbidden(impl)
 
 
 # --------------------------------------------------------------------------------------------
 # Dropout (torch.nn.Module)
 # --------------------------------------------------------------------------------------------
 def _new_dropout(impl, *args, **kwargs):
-    what = "Dropout(" + ", ".join([repr(a) for a in args] + [f"{k}={v!r}" for k, v in kwargs.items()]) + ")"
-    try:
-        return impl.new_module("Dropout", *args, **kwargs), what
-    except StudentError as error:
-        raise _student_error("Dropout", what, error) from None
+    """A new Dropout(*args, **kwargs) of the student's, and how the call is shown."""
+    what = call_text("Dropout", *args, **kwargs)
+    return call("Dropout", what, impl.new_module, "Dropout", *args, **kwargs), what
 
 
 def _module_call(what, fn, *args, **kwargs):
     try:
         return fn(*args, **kwargs)
     except StudentError as error:
-        raise _student_error("Dropout", what, error) from None
+        raise raised(error, what, "Dropout") from None
 
 
 def _check_module_train(module, what, x, p, dout=None, seed=None) -> np.ndarray:
@@ -420,7 +380,7 @@ def _check_module_train(module, what, x, p, dout=None, seed=None) -> np.ndarray:
             raise CheckFailed(f"{call}: the input gradient holds NaN or inf" +
                               (" at p = 1 (guard the division by 1 - p)" if p == 1.0 else ""))
         expected = np.where(keep, dout / (1.0 - p) if p < 1.0 else 0.0, 0.0)
-        if not np.allclose(dx, expected, **_tol(x.dtype)):
+        if not close(dx, expected, FORMULA(x.dtype)):
             raise CheckFailed(f"{call}: the input gradient should be dout * mask / (1 - p) with the mask of this "
                               "forward pass (build the output from x with torch operations so autograd sees them)")
     return keep
@@ -434,7 +394,7 @@ def _check_module_eval(module, what, x, dout, p) -> None:
         if p == 1.0 and np.all(out == 0):
             raise CheckFailed(f"{call}: the output is zeros: eval mode is the identity whatever p "
                               "(handle self.training before p == 1)")
-        if p > 0 and np.allclose(out, x * (1.0 - p), **_tol(x.dtype)):
+        if p > 0 and close(out, x * (1.0 - p), FORMULA(x.dtype)):
             raise CheckFailed(f"{call}: eval output is scaled: with inverted dropout eval is the identity")
         if np.any((out == 0) & (x != 0)):
             raise CheckFailed(f"{call}: the module still drops units after .eval(): check self.training in "
@@ -465,15 +425,8 @@ def _check_train_eval_train(module, what, x, dout, p, seed=None) -> np.ndarray:
 def _check_rejects_invalid_p_module(impl) -> None:
     """Dropout(p) with p outside [0, 1] raises ValueError."""
     for p in INVALID_P:
-        try:
-            impl.new_module("Dropout", p=p)
-        except StudentError as error:
-            if error.is_a("NotImplementedError"):
-                raise _student_error("Dropout", f"Dropout(p={p})", error) from None
-            if not error.is_a("ValueError"):
-                raise CheckFailed(f"Dropout(p={p}) raised {error}; it must raise ValueError") from None
-        else:
-            raise CheckFailed(f"Dropout(p={p}) must raise ValueError: p is a probability in [0, 1]")
+        expect_error("ValueError", "Dropout", f"Dropout(p={p})", "p is a probability in [0, 1]",
+                     impl.new_module, "Dropout", p=p)
 
 
 def _check_new_module(module, what) -> None:
@@ -531,14 +484,14 @@ def _check_module_p_edges(impl, x, dout) -> None:
     connects to the input (torch.zeros_like(x) would cut the graph); eval is the identity at p = 1."""
     module, what = _new_dropout(impl, p=0.0)
     out, dx, _ = _module_call(f"{what} in training mode", module.forward_backward, x, dout)
-    if not (np.allclose(out, x, **_tol(x.dtype)) and np.allclose(dx, dout, **_tol(x.dtype))):
+    if not (close(out, x, FORMULA(x.dtype)) and close(dx, dout, FORMULA(x.dtype))):
         raise CheckFailed(f"{what} in training mode must be the identity (nothing dropped, scale 1)")
     module, what = _new_dropout(impl, p=1.0)
     try:
         out, dx, _ = module.forward_backward(x, dout)
     except StudentError as error:
         if error.is_a("NotImplementedError"):
-            raise _student_error("Dropout", what, error) from None
+            raise raised(error, what, "Dropout") from None
         raise CheckFailed(f"{what}: forward and backward in training mode raised {error}; at p = 1 build the "
                           "zeros from x (e.g. x * 0) so that autograd still reaches the input") from None
     if not (np.all(np.isfinite(out)) and np.all(np.isfinite(dx))):
@@ -549,29 +502,25 @@ def _check_module_p_edges(impl, x, dout) -> None:
     _check_module_eval(module, what, x, dout, 1.0)
 
 
-def check_Dropout(impl, hidden: bool) -> None:
-    """Visible: every clause once, on the shipped inputs. Hidden: the same clauses on fresh inputs of more shapes and p."""
-    if not hidden:
-        from autograder.references import load
+def visible_Dropout(impl, ref) -> None:
+    """Every clause once, on the shipped inputs."""
+    p = float(ref["mod_p"])
+    x, dout = ref["mod_x"], ref["mod_dout"]
+    _check_rejects_invalid_p_module(impl)
+    module, what = _new_dropout(impl, p=p)
+    _check_new_module(module, what)
+    keep = _check_train_eval_train(module, what, x, dout, p, seed=0)
+    _check_drop_count(int((~keep).sum()), keep.size, p, what)
+    _check_masks_fresh_and_seeded(module, what, x, p, seed=1)
+    module, what = _new_dropout(impl, p)  # p positional; float64 and 4-D
+    _check_train_eval_train(module, what, ref["mod_x64"], ref["mod_dout64"], p, seed=2)
+    _check_default_p(impl, x, seed=3)
+    for name in ("", "64"):
+        _check_module_p_edges(impl, ref[f"mod_x{name}"], ref[f"mod_dout{name}"])
 
-        ref = load(CHAPTER)
-        p = float(ref["mod_p"])
-        x, dout = ref["mod_x"], ref["mod_dout"]
-        _check_rejects_invalid_p_module(impl)
-        module, what = _new_dropout(impl, p=p)
-        _check_new_module(module, what)
-        keep = _check_train_eval_train(module, what, x, dout, p, seed=0)
-        _check_drop_count(int((~keep).sum()), keep.size, p, what)
-        _check_masks_fresh_and_seeded(module, what, x, p, seed=1)
-        module, what = _new_dropout(impl, p)  # p positional; float64 and 4-D
-        _check_train_eval_train(module, what, ref["mod_x64"], ref["mod_dout64"], p, seed=2)
-        _check_default_p(impl, x, seed=3)
-        for name in ("", "64"):
-            _check_module_p_edges(impl, ref[f"mod_x{name}"], ref[f"mod_dout{name}"])
-        _check_forbidden(impl)
-        return
 
-    rng = fresh_rng()
+def hidden_Dropout(impl, rng: np.random.Generator) -> None:
+    """The visible clauses on fresh inputs of more shapes, dtypes and p."""
     _check_rejects_invalid_p_module(impl)
     module, what = _new_dropout(impl, 0.3)
     _check_new_module(module, what)
@@ -586,12 +535,11 @@ def check_Dropout(impl, hidden: bool) -> None:
         module, what = _new_dropout(impl, p)
         keep = _check_module_train(module, what, _no_zero_input(rng, (250, 200), np.float64), p)
         _check_drop_count(int((~keep).sum()), keep.size, p, what)
-    _check_default_p(impl, _no_zero_input(rng, (300, 200), np.float32), _fresh_seed(rng))
+    _check_default_p(impl, _no_zero_input(rng, (300, 200), np.float32), fresh_seed(rng))
     module, what = _new_dropout(impl, p=0.5)
-    _check_masks_fresh_and_seeded(module, what, _no_zero_input(rng, (64, 64), np.float32), 0.5, _fresh_seed(rng))
+    _check_masks_fresh_and_seeded(module, what, _no_zero_input(rng, (64, 64), np.float32), 0.5, fresh_seed(rng))
     for dtype in (np.float32, np.float64):
         _check_module_p_edges(impl, _no_zero_input(rng, (6, 9), dtype), _no_zero_input(rng, (6, 9), dtype))
-    _check_forbidden(impl)
 
 
 # --------------------------------------------------------------------------------------------
@@ -615,7 +563,7 @@ def build_references(ns: dict) -> dict[str, np.ndarray]:
         x = refs[name]
         out, mask = forward(x.copy(), p, train=True, rng=np.random.default_rng(0))
         expected = np.zeros_like(x) if p == 1.0 else x * mask / (1.0 - p)
-        if not np.allclose(out, expected, **_tol(x.dtype)):
+        if not close(out, expected, FORMULA(x.dtype)):
             raise AssertionError(f"instructor dropout_forward disagrees with x * mask / (1 - p) on {name}, p={p}")
     for p in (0.25, 1.0):
         out, mask = forward(refs["fwd_x"].copy(), p, train=False)
@@ -630,7 +578,7 @@ def build_references(ns: dict) -> dict[str, np.ndarray]:
         dx = np.asarray(backward(dout.copy(), mask.copy(), p))
         xt = torch.zeros(shape, dtype=torch.float64, requires_grad=True)
         (xt * torch.from_numpy(mask) / (1.0 - p)).backward(torch.from_numpy(dout.astype(np.float64)))
-        if not np.allclose(dx, xt.grad.numpy(), **_tol(dtype)):
+        if not close(dx, xt.grad.numpy(), FORMULA(dtype)):
             raise AssertionError(f"instructor dropout_backward disagrees with torch autograd ({dtype.__name__})")
         refs.update({f"bwd_dout{suffix}": dout, f"bwd_mask{suffix}": mask, f"bwd_p{suffix}": np.array(p),
                      f"bwd_dx{suffix}": xt.grad.numpy().astype(dtype)})
@@ -655,9 +603,9 @@ def build_references(ns: dict) -> dict[str, np.ndarray]:
         keep = out.detach().numpy() != 0
         if out.dtype != xt.dtype:
             raise AssertionError(f"instructor Dropout changes the dtype {xt.dtype} to {out.dtype}")
-        if not np.allclose(out.detach().numpy(), np.where(keep, x_np / 0.75, 0), **_tol(x_np.dtype)):
+        if not close(out.detach().numpy(), np.where(keep, x_np / 0.75, 0), FORMULA(x_np.dtype)):
             raise AssertionError("instructor Dropout disagrees with x * mask / (1 - p)")
-        if not np.allclose(xt.grad.numpy(), np.where(keep, dout_np / 0.75, 0), **_tol(x_np.dtype)):
+        if not close(xt.grad.numpy(), np.where(keep, dout_np / 0.75, 0), FORMULA(x_np.dtype)):
             raise AssertionError("instructor Dropout's gradient disagrees with dout * mask / (1 - p)")
         m.eval()
         x = torch.from_numpy(x_np)
@@ -669,8 +617,8 @@ def build_references(ns: dict) -> dict[str, np.ndarray]:
     return refs
 
 
-PARTS = {
-    "dropout_forward": check_dropout_forward,
-    "dropout_backward": check_dropout_backward,
-    "Dropout": check_Dropout,
-}
+PARTS = table(
+    Part("dropout_forward", CHAPTER, visible_dropout_forward, hidden_dropout_forward, MISTAKES, FORBIDDEN_NAMES),
+    Part("dropout_backward", CHAPTER, visible_dropout_backward, hidden_dropout_backward, MISTAKES, FORBIDDEN_NAMES),
+    Part("Dropout", CHAPTER, visible_Dropout, hidden_Dropout, MISTAKES, FORBIDDEN_NAMES),
+)

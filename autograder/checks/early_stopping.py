@@ -26,8 +26,9 @@ below 1e-3). The hidden ones draw their numbers fresh, but each keeps its clause
 `_hidden_cases` refuses to grade if they do not catch every known mistake.
 
 When the stopping calls differ from the oracle's, every case is replayed through `_oracle` with
-one known mistake (MISTAKES); a mistake that explains every case names the diagnosis. When only
-the cases built with no arguments differ, the wrong default is named (DEFAULT_MESSAGES).
+one known mistake of the rule (RULE_MISTAKES); a mistake that explains every case names the
+diagnosis. When only the cases built with no arguments differ, the wrong default is named. Every
+diagnosis is a Mistake of the one table MISTAKES.
 """
 from __future__ import annotations
 
@@ -37,7 +38,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from autograder.checks.adapter import CheckFailed, StudentError, fresh_rng, probe_model, probe_state_template
+from autograder.checks import mistakes
+from autograder.checks.adapter import CheckFailed, StudentError, probe_model, probe_state_template
+from autograder.checks.calling import expect_error, raised
+from autograder.checks.formatting import call as call_text, exact
+from autograder.checks.mistakes import Mistake
+from autograder.checks.part import Part, table
 
 CHAPTER = "05_overfitting"
 NAME = "EarlyStopping"
@@ -48,8 +54,8 @@ GRID = 1 / 64  # losses and min_delta are multiples of this: exact in float32 an
 # min_delta=0.0 (or a default below 1e-6) counts them as improvements.
 EPSILON = 2.0**-20
 
-# Mistakes the diagnosis recognises: how `_oracle` changes, and what the student is told.
-MISTAKES = {
+# Mistakes of the rule the diagnosis recognises: how `_oracle` changes, and what the student is told.
+RULE_MESSAGES = {
     "non_strict": ("counts a loss of exactly best_loss - min_delta as an improvement (<= instead of <): "
                    "an improvement must be strictly better, val_loss < best_loss - min_delta; with <= a "
                    "plateau of equal losses never stops training"),
@@ -73,9 +79,11 @@ MISTAKES = {
     "epoch_from_0": ("best_epoch counts calls from 0: the first call is epoch 1, so after an improvement at "
                      "the k-th call best_epoch must be k"),
 }
+RULE_MISTAKES = tuple(RULE_MESSAGES)  # the keys `_oracle(..., mistake)` knows
 # The mistakes that change when training stops (epoch_from_0 only changes an attribute).
-STOPPING_MISTAKES = tuple(m for m in MISTAKES if m != "epoch_from_0")
-MESSAGES = {
+STOPPING_MISTAKES = tuple(m for m in RULE_MISTAKES if m != "epoch_from_0")
+# Mistakes about the weights the object keeps and loads back.
+WEIGHT_MESSAGES = {
     "shallow": ("keeps a shallow copy of the weights: model.state_dict() returns references to the model's "
                 "live tensors, which training then changes in place, so the copy you load back already holds "
                 "the latest weights. Keep a deep copy: copy.deepcopy(model.state_dict()) or "
@@ -94,14 +102,16 @@ MESSAGES = {
 }
 # The defaults, when only the cases built with EarlyStopping() (no arguments) go wrong.
 DEFAULT_MESSAGES = {
-    "min_delta": ("EarlyStopping() must default to min_delta=0.0: with no arguments yours does not count gains of "
+    "default_min_delta": ("EarlyStopping() must default to min_delta=0.0: with no arguments yours does not count gains of "
                   f"2^-20 (about {EPSILON:.2g}) as improvements, as if min_delta were positive"),
-    "patience": "EarlyStopping() must default to patience=5: with no arguments yours stops as with patience={}",
-    "restore": ("EarlyStopping() must default to restore_best_weights=True: with no arguments yours did not load "
+    "default_patience": ("EarlyStopping() must default to patience=5: with no arguments yours stops as with "
+                         "patience={patience}"),
+    "default_restore": ("EarlyStopping() must default to restore_best_weights=True: with no arguments yours did not load "
                 "the best weights back when it stopped"),
-    "other": ("EarlyStopping() with no arguments must behave as EarlyStopping(patience=5, min_delta=0.0, "
+    "default_other": ("EarlyStopping() with no arguments must behave as EarlyStopping(patience=5, min_delta=0.0, "
               "restore_best_weights=True), and yours does not: check the defaults in the signature of __init__"),
 }
+MISTAKES = mistakes.table(**RULE_MESSAGES, **WEIGHT_MESSAGES, **DEFAULT_MESSAGES)
 
 
 @functools.lru_cache(maxsize=1)
@@ -173,9 +183,9 @@ class Case:
 
     def describe(self) -> str:
         args = "EarlyStopping()" if self.defaults else (
-            f"EarlyStopping(patience={self.patience}, min_delta={_fmt(self.min_delta)}, "
+            f"EarlyStopping(patience={self.patience}, min_delta={exact(self.min_delta)}, "
             f"restore_best_weights={self.restore})")
-        return f"{args} called with the losses [{', '.join(_fmt(x) for x in self.losses)}]"
+        return f"{args} called with the losses [{', '.join(exact(x) for x in self.losses)}]"
 
     def predicted(self, mistake: str | None = None) -> list[tuple]:
         return _oracle(self.losses, self.patience, self.min_delta, mistake)
@@ -196,34 +206,19 @@ class Run:
         return len(self.answers) if self.answers and self.answers[-1] else None
 
 
-def _fmt(x: float) -> str:
-    return "nan" if x != x else repr(float(x))
-
-
-def _student_error(what: str, error: StudentError) -> CheckFailed:
-    if error.is_a("NotImplementedError"):
-        return CheckFailed(f"`{NAME}` is not implemented yet (it raised NotImplementedError): write your code in "
-                           "its cell and run that cell")
-    return CheckFailed(f"{what} raised {error}")
-
-
-def _call_text(kwargs: dict) -> str:
-    return f"{NAME}({', '.join(f'{k}={v!r}' for k, v in kwargs.items())})"
-
-
 def _new(impl, kwargs: dict):
-    what = _call_text(kwargs)
+    what = call_text(NAME, **kwargs)
     try:
         return impl.new_object(NAME, **kwargs), what
     except StudentError as error:
-        raise _student_error(what, error) from None
+        raise raised(error, what, NAME) from None
 
 
 def _attributes(obj, what: str) -> dict:
     try:
         found = obj.attributes(list(ATTRIBUTES))
     except StudentError as error:
-        raise _student_error(f"reading the attributes of {what}", error) from None
+        raise raised(error, f"reading the attributes of {what}", NAME) from None
     for name, value in found.items():
         if isinstance(value, str) or value is None:
             raise CheckFailed(f"{what}: attribute `{name}` must be a number, found {value}; keep best_loss "
@@ -239,10 +234,10 @@ def _run(impl, case: Case, in_place: bool = True) -> Run:
         try:
             answer, after = obj.step(loss, state, in_place=in_place)
         except StudentError as error:
-            failure = _student_error(f"{case.describe()}: call {call} (val_loss={_fmt(loss)})", error)
+            failure = raised(error, f"{case.describe()}: call {call} (val_loss={exact(loss)})", NAME)
             stops_without_copy = _stop_call(predicted) == call and predicted[-1][2] == 0 and case.restore
             if stops_without_copy and not error.is_a("NotImplementedError"):
-                failure = CheckFailed(f"{failure}: this call must return True, and {MESSAGES['no_copy_yet']}")
+                failure = CheckFailed(f"{failure}: this call must return True, and {MISTAKES['no_copy_yet'].text()}")
             raise failure from None
         if not isinstance(answer, bool):
             raise CheckFailed(f"{case.describe()}: call {call} returned {answer}; it must return True (stop) or "
@@ -279,17 +274,17 @@ def _attrs_match(got: dict, want: tuple) -> bool:
     return got["counter"] == counter and got["best_epoch"] == best_epoch and same_loss
 
 
-def _wrong_default(runs: list[Run]) -> str:
+def _wrong_default(runs: list[Run]) -> tuple[Mistake, dict]:
     """Which default explains the stopping calls of the runs made with EarlyStopping() (no arguments)."""
     def stops_like(patience: int, min_delta: float) -> bool:
         return all(_stop_call(_oracle(r.case.losses, patience, min_delta)) == r.stop_call for r in runs)
 
     if any(stops_like(DEFAULTS["patience"], d) for d in (1e-2, 1e-3, 1e-4, 1e-5, 1e-6)):
-        return DEFAULT_MESSAGES["min_delta"]
+        return MISTAKES["default_min_delta"], {}
     for patience in range(1, 21):
         if patience != DEFAULTS["patience"] and stops_like(patience, 0.0):
-            return DEFAULT_MESSAGES["patience"].format(patience)
-    return DEFAULT_MESSAGES["other"]
+            return MISTAKES["default_patience"], {"patience": patience}
+    return MISTAKES["default_other"], {}
 
 
 def _yours_and_expected(run: Run) -> str:
@@ -308,10 +303,11 @@ def _check_stopping(runs: list[Run]) -> None:
     example = f"Example: {run.case.describe()}: {_yours_and_expected(run)}"
     for mistake in STOPPING_MISTAKES:
         if _explains(runs, mistake, attributes=False):
-            raise CheckFailed(f"{MISTAKES[mistake]}. {example}")
+            raise MISTAKES[mistake].failure(after=f". {example}")
     explicit = [r for r in runs if not r.case.defaults]
     if run.case.defaults and _explains(explicit, None, attributes=False):
-        raise CheckFailed(f"{_wrong_default([r for r in runs if r.case.defaults])}. {example}")
+        default, values = _wrong_default([r for r in runs if r.case.defaults])
+        raise default.failure(after=f". {example}", **values)
     raise CheckFailed(f"{run.case.describe()}: {_yours_and_expected(run)}. The rule: a call improves when "
                       "val_loss < best_loss - min_delta (NaN never improves); on the patience-th call in a row "
                       "without improvement return True")
@@ -326,15 +322,15 @@ def _check_attributes(runs: list[Run]) -> None:
                               f"{first['best_loss']}, {first['best_epoch']} and {first['counter']}")
     if _explains(runs, None, attributes=True):
         return
-    for mistake in MISTAKES:
+    for mistake in RULE_MISTAKES:
         if _explains(runs, mistake, attributes=True):
-            raise CheckFailed(MISTAKES[mistake])
+            raise MISTAKES[mistake].failure()
     for run in runs:
         for call, (got, want) in enumerate(zip(run.attrs, run.case.predicted()), start=1):
             if not _attrs_match(got, want):
                 raise CheckFailed(
                     f"{run.case.describe()}: after call {call} your best_loss, best_epoch and counter are "
-                    f"{_fmt(got['best_loss'])}, {got['best_epoch']} and {got['counter']}; expected {_fmt(want[3])}, "
+                    f"{exact(got['best_loss'])}, {got['best_epoch']} and {got['counter']}; expected {exact(want[3])}, "
                     f"{want[2]} and {want[1]}. best_loss is the loss of the last improvement, best_epoch the number "
                     "of the call that made it (from 1), counter the number of calls since then")
 
@@ -354,23 +350,23 @@ def _check_weights(impl, runs: list[Run]) -> None:
                 if _same_state(after, given):
                     continue
                 if best is not None and _same_state(after, best):
-                    raise CheckFailed(f"{MESSAGES['restore_false' if answer else 'early_restore']} ({where})")
+                    raise MISTAKES["restore_false" if answer else "early_restore"].failure(after=f" ({where})")
                 if answer and best is None:
                     raise CheckFailed(f"{where}: your object changed the model's weights, but "
-                                      f"{MESSAGES['no_copy_yet']}")
+                                      f"{MISTAKES['no_copy_yet'].text()}")
                 raise CheckFailed(f"{where}: your object changed the model's weights; it may only load the best "
                                   "weights back on the call that returns True, and only with restore_best_weights")
             if _same_state(after, best):
                 continue
             if _same_state(after, best, parameters) and not _same_state(after, best):
-                raise CheckFailed(f"{MESSAGES['buffers']} ({where})")
+                raise MISTAKES["buffers"].failure(after=f" ({where})")
             if _same_state(after, given):
                 replay = _run(impl, case, in_place=False)
                 if replay.stop_call == call and _same_state(replay.after[-1], best):
-                    raise CheckFailed(f"{MESSAGES['shallow']} ({where})")
+                    raise MISTAKES["shallow"].failure(after=f" ({where})")
                 if case.defaults:
-                    raise CheckFailed(f"{DEFAULT_MESSAGES['restore']} ({where}: the best call was {best_call})")
-                raise CheckFailed(f"{MESSAGES['not_restored']} ({where}: the best call was {best_call})")
+                    raise MISTAKES["default_restore"].failure(after=f" ({where}: the best call was {best_call})")
+                raise MISTAKES["not_restored"].failure(after=f" ({where}: the best call was {best_call})")
             held = [k for k, state in enumerate(case.states[:call], start=1) if _same_state(after, state)]
             if held:
                 raise CheckFailed(f"{where}: after returning True the model holds the weights it had at call "
@@ -402,23 +398,14 @@ def _check_construction(impl, rng: np.random.Generator | None) -> None:
         try:
             impl.new_object(NAME, **kwargs)
         except StudentError as error:
-            failure = _student_error(_call_text(kwargs), error)
+            failure = raised(error, call_text(NAME, **kwargs), NAME)
             if error.is_a("NotImplementedError"):
                 raise failure from None
             raise CheckFailed(f"{failure}: these arguments are valid (only patience < 1 or min_delta < 0 are "
                               "errors)") from None
     for kwargs in invalid:
-        what = _call_text(kwargs)
-        try:
-            impl.new_object(NAME, **kwargs)
-        except StudentError as error:
-            if error.is_a("ValueError"):
-                continue
-            if error.is_a("NotImplementedError"):
-                raise _student_error(what, error) from None
-            raise CheckFailed(f"{what} raised {error}; it must raise ValueError: patience must be at least 1 and "
-                              "min_delta at least 0") from None
-        raise CheckFailed(f"{what} must raise ValueError: patience must be at least 1 and min_delta at least 0")
+        expect_error("ValueError", NAME, call_text(NAME, **kwargs), "patience must be at least 1 and min_delta at least 0",
+                     impl.new_object, NAME, **kwargs)
 
 
 def _verdict(impl, cases: list[Case], rng: np.random.Generator | None) -> None:
@@ -719,22 +706,21 @@ def _visible_cases(ref: dict) -> list[Case]:
 # --------------------------------------------------------------------------------------------
 # the part
 # --------------------------------------------------------------------------------------------
-def check_EarlyStopping(impl, hidden: bool) -> None:
-    if not hidden:
-        from autograder.references import load
+def visible_EarlyStopping(impl, ref) -> None:
+    """The designed and random cases shipped in the references, and the fixed construction arguments."""
+    cases = _visible_cases(ref)
+    for i, case in enumerate(cases):  # the shipped expectations are the oracle's (build_references checks)
+        if int(ref[f"case{i}_stop_call"]) != (_stop_call(case.predicted()) or 0):
+            raise RuntimeError(f"reference case {i} disagrees with the oracle: rebuild the references")
+    _verdict(impl, cases, rng=None)
 
-        ref = load(CHAPTER)
-        cases = _visible_cases(ref)
-        for i, case in enumerate(cases):  # the shipped expectations are the oracle's (build_references checks)
-            if int(ref[f"case{i}_stop_call"]) != (_stop_call(case.predicted()) or 0):
-                raise RuntimeError(f"reference case {i} disagrees with the oracle: rebuild the references")
-        _verdict(impl, cases, rng=None)
-        return
-    rng = fresh_rng()
+
+def hidden_EarlyStopping(impl, rng: np.random.Generator) -> None:
+    """The same kinds of case and construction arguments, drawn afresh."""
     _verdict(impl, _hidden_cases(rng), rng)
 
 
-PARTS = {NAME: check_EarlyStopping}
+PARTS = table(Part(NAME, CHAPTER, visible_EarlyStopping, hidden_EarlyStopping, MISTAKES))
 
 
 # --------------------------------------------------------------------------------------------

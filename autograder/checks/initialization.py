@@ -28,7 +28,13 @@ import math
 
 import numpy as np
 
-from autograder.checks.adapter import CheckFailed, StudentError, fresh_rng
+from autograder.checks import mistakes
+from autograder.checks.adapter import CheckFailed, StudentError
+from autograder.checks.calling import error_of, expect_error, raised
+from autograder.checks.closeness import Tolerance, close
+from autograder.checks.formatting import number
+from autograder.checks.part import Part, table
+from autograder.checks.seeds import fresh_seed
 
 CHAPTER = "04_initialization"
 # The library routes the exercise forbids: a solution must compute fans and bounds itself. The
@@ -40,6 +46,8 @@ CHAPTER = "04_initialization"
 FORBIDDEN_NAMES = frozenset({"_calculate_fan_in_and_fan_out", "_calculate_correct_fan", "xavier_uniform_",
                              "xavier_normal_", "kaiming_uniform_", "kaiming_normal_", "calculate_gain"})
 RTOL = 1e-6
+FORMULA = Tolerance(rtol=RTOL)  # relative: a bound computed in float32 passes, every wrong formula fails
+REFERENCE = Tolerance(rtol=1e-12, atol=1e-15)  # the instructor's bounds, in float64, reproduce torch's fill
 SIGMAS = 6.0
 MAX_BELOW = 20.0  # the largest of n draws lies within a * (1 - MAX_BELOW / n) of a, but for e^-20
 RELU_GAIN = math.sqrt(2.0)
@@ -48,13 +56,6 @@ RELU_GAIN = math.sqrt(2.0)
 # --------------------------------------------------------------------------------------------
 # helpers
 # --------------------------------------------------------------------------------------------
-def _student_error(name: str, what: str, error: StudentError) -> CheckFailed:
-    if error.is_a("NotImplementedError"):
-        return CheckFailed(f"`{name}` is not implemented yet (it raised NotImplementedError): "
-                           "write your code in its cell and run that cell")
-    return CheckFailed(f"{what} raised {error}")
-
-
 def _as_number(value, what: str) -> float:
     """A real number from whatever the student returned (int, float, NumPy or 0-d tensor)."""
     if isinstance(value, bool) or value is None:
@@ -72,11 +73,7 @@ def _as_number(value, what: str) -> float:
 
 
 def _close(got: float, want: float) -> bool:
-    return math.isfinite(got) and abs(got - want) <= RTOL * abs(want)
-
-
-def _fmt(value: float) -> str:
-    return f"{value:.6g}"
+    return close(got, want, FORMULA)
 
 
 def _torch_fans(shape) -> tuple[int, int]:
@@ -117,10 +114,6 @@ def _torch_init(kind: str, shape, seed: int, **kwargs):
     return weight
 
 
-def _fresh_seed(rng: np.random.Generator) -> int:
-    return int(rng.integers(0, 2**62))
-
-
 # --------------------------------------------------------------------------------------------
 # fan_in_and_fan_out
 # --------------------------------------------------------------------------------------------
@@ -135,7 +128,7 @@ def _fans(impl, shape, as_list: bool = False) -> tuple:
             raise CheckFailed(f"{what} raised {error}: {ANY_SEQUENCE}") from None
         if len(shape) > 5 and not error.is_a("NotImplementedError"):
             raise CheckFailed(f"{what} raised {error}: {ANY_KERNEL}") from None
-        raise _student_error("fan_in_and_fan_out", what, error) from None
+        raise raised(error, what, "fan_in_and_fan_out") from None
     if isinstance(result, np.ndarray) and result.shape == (2,):
         result = tuple(result)
     if not isinstance(result, (tuple, list)) or len(result) != 2:
@@ -190,18 +183,9 @@ def _check_fans(impl, shape, expected, as_list: bool = False) -> None:
 
 def _check_fans_value_error(impl, shape) -> None:
     """`shape` has fewer than 2 dimensions: the student's function must raise ValueError."""
-    what = f"fan_in_and_fan_out({shape!r})"
-    try:
-        result, _ = impl.call("fan_in_and_fan_out", shape)
-    except StudentError as error:
-        if error.is_a("ValueError"):
-            return
-        if error.is_a("NotImplementedError"):
-            raise _student_error("fan_in_and_fan_out", what, error) from None
-        raise CheckFailed(f"{what} raised {error}; it must raise ValueError: fans need a weight with at "
-                          "least 2 dimensions (like torch.nn.init), and that includes the empty shape ()") from None
-    raise CheckFailed(f"{what} returned {result!r}; it must raise ValueError: fans need a weight with at "
-                      "least 2 dimensions (like torch.nn.init)")
+    expect_error("ValueError", "fan_in_and_fan_out", f"fan_in_and_fan_out({shape!r})",
+                 "fans need a weight with at least 2 dimensions (like torch.nn.init), and that includes the empty shape ()",
+                 impl.call, "fan_in_and_fan_out", shape)
 
 
 def _distinct_kernel(rng: np.random.Generator, dims: int, low: int = 2, high: int = 7) -> tuple[int, ...]:
@@ -237,23 +221,19 @@ def _fresh_shapes(rng: np.random.Generator) -> list[tuple[int, ...]]:
     return shapes
 
 
-def check_fan_in_and_fan_out(impl, hidden: bool) -> None:
-    """Fans against the references (visible) or torch's own (hidden); shapes as tuples and lists;
-    ValueError below 2 dimensions, the empty shape included."""
-    if not hidden:
-        from autograder.references import load
+def visible_fan_in_and_fan_out(impl, ref) -> None:
+    """Fans against the references; shapes as tuples and lists; ValueError below 2 dimensions, the empty shape included."""
+    shapes = [(ref[f"fan_shape_{i}"], ref[f"fan_expected_{i}"]) for i in range(int(ref["fan_count"]))]
+    for shape, expected in shapes:
+        _check_fans(impl, shape, expected)
+    for shape, expected in shapes:
+        _check_fans(impl, shape, expected, as_list=True)
+    for shape in FAN_ERROR_SHAPES:
+        _check_fans_value_error(impl, shape)
 
-        ref = load(CHAPTER)
-        shapes = [(ref[f"fan_shape_{i}"], ref[f"fan_expected_{i}"]) for i in range(int(ref["fan_count"]))]
-        for shape, expected in shapes:
-            _check_fans(impl, shape, expected)
-        for shape, expected in shapes:
-            _check_fans(impl, shape, expected, as_list=True)
-        for shape in FAN_ERROR_SHAPES:
-            _check_fans_value_error(impl, shape)
-        return
 
-    rng = fresh_rng()  # fresh at grading time, reproducible when the grader grades again
+def hidden_fan_in_and_fan_out(impl, rng: np.random.Generator) -> None:
+    """Fans of fresh shapes against torch's own; tuples and lists; ValueError below 2 dimensions."""
     shapes = _fresh_shapes(rng)
     for shape in shapes:
         expected = _torch_fans(shape)
@@ -278,10 +258,15 @@ def _call_bound(impl, name: str, what: str, *args, **kwargs) -> float:
     try:
         result, _ = impl.call(name, *args, **kwargs)
     except StudentError as error:
-        raise _student_error(name, what, error) from None
+        raise raised(error, what, name) from None
+    return _bound_value(result, what)
+
+
+def _bound_value(result, what: str) -> float:
+    """The bound the student's function returned: a positive, finite number."""
     value = _as_number(result, what)
     if not math.isfinite(value) or value <= 0:
-        raise CheckFailed(f"{what} returned {_fmt(value)}: a bound a of U(-a, a) is a positive, finite number")
+        raise CheckFailed(f"{what} returned {number(value)}: a bound a of U(-a, a) is a positive, finite number")
     return value
 
 
@@ -293,73 +278,113 @@ def _he_formula(fan_in, gain=RELU_GAIN) -> float:
     return gain * math.sqrt(3.0 / fan_in)
 
 
-def _diagnose_xavier(got: float, fan_in: int, fan_out: int, gain: float, what: str) -> CheckFailed:
+MISTAKES = mistakes.table(
+    xavier_normal_std=("that is the standard deviation of Xavier's NORMAL init, sqrt(2 / (fan_in + fan_out)), not the "
+                       "uniform bound. U(-a, a) has standard deviation a / sqrt(3), so a = sqrt(3) * std = gain * "
+                       "sqrt(6 / (fan_in + fan_out))"),
+    xavier_gain_ignored="the gain is ignored (gain = {gain}); the bound is gain * sqrt(6 / (fan_in + fan_out))",
+    xavier_gain_inside_root="the gain multiplies the bound, outside the square root: gain * sqrt(6 / (fan_in + fan_out))",
+    xavier_gain_twice="the gain is applied twice; the bound is gain * sqrt(6 / (fan_in + fan_out))",
+    xavier_one_fan=("it uses one fan only. Xavier (Glorot) averages the two, Var(w) = 2 / (fan_in + fan_out), so "
+                    "a = gain * sqrt(6 / (fan_in + fan_out))"),
+    xavier_no_root="the square root is missing: a = gain * sqrt(6 / (fan_in + fan_out))",
+    he_normal_std=("that is the standard deviation of He's NORMAL init (gain / sqrt(fan_in), sqrt(2 / fan_in) for "
+                   "ReLU), not the uniform bound. U(-a, a) has standard deviation a / sqrt(3), so a = sqrt(3) * std "
+                   "= gain * sqrt(3 / fan_in)"),
+    he_relu_gain_only=("the gain is ignored (gain = {gain}): sqrt(6 / fan_in) is the bound for ReLU's gain sqrt(2) "
+                       "only; the bound is gain * sqrt(3 / fan_in)"),
+    he_gain_ignored="the gain is ignored (gain = {gain}); the bound is gain * sqrt(3 / fan_in)",
+    he_gain_twice=("the gain is counted twice: sqrt(6 / fan_in) = sqrt(2) * sqrt(3 / fan_in) already holds ReLU's "
+                   "gain sqrt(2); the bound is gain * sqrt(3 / fan_in)"),
+    he_gain_inside_root="the gain multiplies the bound, outside the square root: gain * sqrt(3 / fan_in)",
+    he_no_root="the square root is missing: a = gain * sqrt(3 / fan_in)",
+    he_fan_out=("the first parameter must be fan_in. He initialization (kaiming_uniform_ with mode='fan_in') "
+                "divides by the number of inputs of a unit, fan_in, not by fan_out: it keeps the forward "
+                "activations' variance"),
+)
+
+
+def _xavier_candidates(fan_in: int, fan_out: int, gain: float) -> list[tuple[str, float]]:
+    """(mistake key, the bound that mistake gives), in the order they are tried."""
     total = fan_in + fan_out
-    mine = f"{what} returned {_fmt(got)}"
-    if _close(got, gain * math.sqrt(2.0 / total)) or _close(got, math.sqrt(2.0 / total)):
-        return CheckFailed(f"{mine}: that is the standard deviation of Xavier's NORMAL init, sqrt(2 / (fan_in + "
-                           "fan_out)), not the uniform bound. U(-a, a) has standard deviation a / sqrt(3), so "
-                           "a = sqrt(3) * std = gain * sqrt(6 / (fan_in + fan_out))")
-    if gain != 1.0 and _close(got, math.sqrt(6.0 / total)):
-        return CheckFailed(f"{mine}: the gain is ignored (gain = {_fmt(gain)}); the bound is "
-                           "gain * sqrt(6 / (fan_in + fan_out))")
-    if gain != 1.0 and _close(got, math.sqrt(6.0 * gain / total)):
-        return CheckFailed(f"{mine}: the gain multiplies the bound, outside the square root: "
-                           "gain * sqrt(6 / (fan_in + fan_out))")
-    if gain != 1.0 and _close(got, gain * gain * math.sqrt(6.0 / total)):
-        return CheckFailed(f"{mine}: the gain is applied twice; the bound is gain * sqrt(6 / (fan_in + fan_out))")
-    if fan_in != fan_out and any(_close(got, gain * math.sqrt(c / f)) for c in (3.0, 6.0) for f in (fan_in, fan_out)):
-        return CheckFailed(f"{mine}: it uses one fan only. Xavier (Glorot) averages the two, "
-                           "Var(w) = 2 / (fan_in + fan_out), so a = gain * sqrt(6 / (fan_in + fan_out))")
-    if _close(got, gain * 6.0 / total):
-        return CheckFailed(f"{mine}: the square root is missing: a = gain * sqrt(6 / (fan_in + fan_out))")
-    return CheckFailed(f"{mine}, expected {_fmt(_xavier_formula(fan_in, fan_out, gain))} (fan_in = {fan_in}, "
-                       f"fan_out = {fan_out}, gain = {_fmt(gain)}): the Xavier uniform bound is "
+    candidates = [("xavier_normal_std", gain * math.sqrt(2.0 / total)), ("xavier_normal_std", math.sqrt(2.0 / total))]
+    if gain != 1.0:
+        candidates += [("xavier_gain_ignored", math.sqrt(6.0 / total)),
+                       ("xavier_gain_inside_root", math.sqrt(6.0 * gain / total)),
+                       ("xavier_gain_twice", gain * gain * math.sqrt(6.0 / total))]
+    if fan_in != fan_out:
+        candidates += [("xavier_one_fan", gain * math.sqrt(c / f)) for c in (3.0, 6.0) for f in (fan_in, fan_out)]
+    return candidates + [("xavier_no_root", gain * 6.0 / total)]
+
+
+def _he_candidates(fan_in: int, gain: float) -> list[tuple[str, float]]:
+    """(mistake key, the bound that mistake gives), in the order they are tried."""
+    candidates = [("he_normal_std", gain / math.sqrt(fan_in)), ("he_normal_std", math.sqrt(2.0 / fan_in))]
+    if not _close(gain, RELU_GAIN):
+        candidates.append(("he_relu_gain_only", math.sqrt(6.0 / fan_in)))
+    if gain != 1.0:
+        candidates.append(("he_gain_ignored", math.sqrt(3.0 / fan_in)))
+    candidates.append(("he_gain_twice", gain * math.sqrt(6.0 / fan_in)))
+    if gain != 1.0:
+        candidates.append(("he_gain_inside_root", math.sqrt(3.0 * gain / fan_in)))
+    return candidates + [("he_no_root", gain * 3.0 / fan_in)]
+
+
+def _diagnose_xavier(got: float, fan_in: int, fan_out: int, gain: float, what: str) -> CheckFailed:
+    mine = f"{what} returned {number(got)}"
+    mistake = mistakes.matching(got, _xavier_candidates(fan_in, fan_out, gain), MISTAKES, _close)
+    if mistake:
+        return mistake.failure(mine, gain=number(gain))
+    return CheckFailed(f"{mine}, expected {number(_xavier_formula(fan_in, fan_out, gain))} (fan_in = {fan_in}, "
+                       f"fan_out = {fan_out}, gain = {number(gain)}): the Xavier uniform bound is "
                        "a = gain * sqrt(6 / (fan_in + fan_out))")
 
 
 def _diagnose_he(got: float, fan_in: int, gain: float, what: str) -> CheckFailed:
-    mine = f"{what} returned {_fmt(got)}"
-    if _close(got, gain / math.sqrt(fan_in)) or _close(got, math.sqrt(2.0 / fan_in)):
-        return CheckFailed(f"{mine}: that is the standard deviation of He's NORMAL init (gain / sqrt(fan_in), "
-                           "sqrt(2 / fan_in) for ReLU), not the uniform bound. U(-a, a) has standard deviation "
-                           "a / sqrt(3), so a = sqrt(3) * std = gain * sqrt(3 / fan_in)")
-    if not _close(gain, RELU_GAIN) and _close(got, math.sqrt(6.0 / fan_in)):
-        return CheckFailed(f"{mine}: the gain is ignored (gain = {_fmt(gain)}): sqrt(6 / fan_in) is the bound "
-                           "for ReLU's gain sqrt(2) only; the bound is gain * sqrt(3 / fan_in)")
-    if gain != 1.0 and _close(got, math.sqrt(3.0 / fan_in)):
-        return CheckFailed(f"{mine}: the gain is ignored (gain = {_fmt(gain)}); the bound is gain * sqrt(3 / fan_in)")
-    if _close(got, gain * math.sqrt(6.0 / fan_in)):
-        return CheckFailed(f"{mine}: the gain is counted twice: sqrt(6 / fan_in) = sqrt(2) * sqrt(3 / fan_in) "
-                           "already holds ReLU's gain sqrt(2); the bound is gain * sqrt(3 / fan_in)")
-    if gain != 1.0 and _close(got, math.sqrt(3.0 * gain / fan_in)):
-        return CheckFailed(f"{mine}: the gain multiplies the bound, outside the square root: gain * sqrt(3 / fan_in)")
-    if _close(got, gain * 3.0 / fan_in):
-        return CheckFailed(f"{mine}: the square root is missing: a = gain * sqrt(3 / fan_in)")
-    return CheckFailed(f"{mine}, expected {_fmt(_he_formula(fan_in, gain))} (fan_in = {fan_in}, gain = "
-                       f"{_fmt(gain)}): the He (Kaiming) uniform bound is a = gain * sqrt(3 / fan_in)")
+    mine = f"{what} returned {number(got)}"
+    mistake = mistakes.matching(got, _he_candidates(fan_in, gain), MISTAKES, _close)
+    if mistake:
+        return mistake.failure(mine, gain=number(gain))
+    return CheckFailed(f"{mine}, expected {number(_he_formula(fan_in, gain))} (fan_in = {fan_in}, gain = "
+                       f"{number(gain)}): the He (Kaiming) uniform bound is a = gain * sqrt(3 / fan_in)")
+
+
+def _keyword_call_failed(impl, name: str, error: StudentError, positional: tuple) -> bool:
+    """Whether a call by keyword raised TypeError where the same values given positionally do not:
+    then the parameters are named differently from the exercise's signature."""
+    return error.is_a("TypeError") and error_of(impl.call, name, *positional) is None
+
+
+def _call_bound_by_keyword(impl, name: str, what: str, positional: tuple, **kwargs) -> float:
+    """`name(**kwargs)`, whose values are `positional` in order; a TypeError there names the signature."""
+    try:
+        result, _ = impl.call(name, **kwargs)
+    except StudentError as error:
+        if not _keyword_call_failed(impl, name, error, positional):
+            raise raised(error, what, name) from None
+        if name == "he_uniform_bound" and error_of(impl.call, name, fan_in=kwargs["fan_in"]) is not None:
+            raise MISTAKES["he_fan_out"].failure(f"{what} failed ({what} raised {error})") from None
+        signature = {"xavier_uniform_bound": "xavier_uniform_bound(fan_in, fan_out, gain=1.0)",
+                     "he_uniform_bound": "he_uniform_bound(fan_in, gain=math.sqrt(2.0))"}[name]
+        raise CheckFailed(f"{what} failed: keep the signature {signature} ({what} raised {error})") from None
+    return _bound_value(result, what)
 
 
 def _xavier(impl, fan_in, fan_out, gain=None, keywords=False) -> tuple[float, str]:
     if keywords:
         kwargs = {"fan_in": fan_in, "fan_out": fan_out} | ({} if gain is None else {"gain": gain})
-        what = "xavier_uniform_bound(" + ", ".join(f"{k}={_fmt(v)}" for k, v in kwargs.items()) + ")"
-        try:
-            return _call_bound(impl, "xavier_uniform_bound", what, **kwargs), what
-        except CheckFailed as failure:
-            if "unexpected keyword" in str(failure) or "keyword argument" in str(failure):
-                raise CheckFailed(f"{what} failed: keep the signature xavier_uniform_bound(fan_in, fan_out, "
-                                  f"gain=1.0) ({failure})") from None
-            raise
+        what = "xavier_uniform_bound(" + ", ".join(f"{k}={number(v)}" for k, v in kwargs.items()) + ")"
+        positional = tuple(kwargs.values())
+        return _call_bound_by_keyword(impl, "xavier_uniform_bound", what, positional, **kwargs), what
     args = (fan_in, fan_out) if gain is None else (fan_in, fan_out, gain)
-    what = "xavier_uniform_bound(" + ", ".join(_fmt(v) for v in args) + ")"
+    what = "xavier_uniform_bound(" + ", ".join(number(v) for v in args) + ")"
     return _call_bound(impl, "xavier_uniform_bound", what, *args), what
 
 
 def _diagnose_xavier_call(got: float, fan_in: int, fan_out: int, gain, what: str) -> CheckFailed:
     """The diagnosis of a wrong Xavier bound; `gain=None` means the call relied on the default gain."""
     if gain is None and _close(got, _xavier_formula(fan_in, fan_out, RELU_GAIN)):
-        return CheckFailed(f"{what} returned {_fmt(got)}, expected {_fmt(_xavier_formula(fan_in, fan_out))}: "
+        return CheckFailed(f"{what} returned {number(got)}, expected {number(_xavier_formula(fan_in, fan_out))}: "
                            "the default gain is 1.0 (torch.nn.init.xavier_uniform_'s default), not sqrt(2)")
     return _diagnose_xavier(got, fan_in, fan_out, 1.0 if gain is None else gain, what)
 
@@ -375,28 +400,18 @@ def _check_xavier(impl, fan_in, fan_out, gain=None, expected=None, keywords=Fals
 def _he(impl, fan_in, gain=None, keywords=False) -> tuple[float, str]:
     if keywords:
         kwargs = {"fan_in": fan_in} | ({} if gain is None else {"gain": gain})
-        what = "he_uniform_bound(" + ", ".join(f"{k}={_fmt(v)}" for k, v in kwargs.items()) + ")"
-        try:
-            return _call_bound(impl, "he_uniform_bound", what, **kwargs), what
-        except CheckFailed as failure:
-            if "fan_in" in str(failure) and ("unexpected keyword" in str(failure) or "keyword argument" in str(failure)):
-                raise CheckFailed(f"{what} failed ({failure}): the first parameter must be fan_in. He "
-                                  "initialization (kaiming_uniform_ with mode='fan_in') divides by the number of "
-                                  "inputs of a unit, fan_in, not by fan_out: it keeps the forward activations' "
-                                  "variance") from None
-            if "unexpected keyword" in str(failure) or "keyword argument" in str(failure):
-                raise CheckFailed(f"{what} failed: keep the signature he_uniform_bound(fan_in, "
-                                  f"gain=math.sqrt(2.0)) ({failure})") from None
-            raise
+        what = "he_uniform_bound(" + ", ".join(f"{k}={number(v)}" for k, v in kwargs.items()) + ")"
+        positional = tuple(kwargs.values())
+        return _call_bound_by_keyword(impl, "he_uniform_bound", what, positional, **kwargs), what
     args = (fan_in,) if gain is None else (fan_in, gain)
-    what = "he_uniform_bound(" + ", ".join(_fmt(v) for v in args) + ")"
+    what = "he_uniform_bound(" + ", ".join(number(v) for v in args) + ")"
     return _call_bound(impl, "he_uniform_bound", what, *args), what
 
 
 def _diagnose_he_call(got: float, fan_in: int, gain, what: str) -> CheckFailed:
     """The diagnosis of a wrong He bound; `gain=None` means the call relied on the default gain."""
     if gain is None and _close(got, _he_formula(fan_in, 1.0)):
-        return CheckFailed(f"{what} returned {_fmt(got)}, expected {_fmt(_he_formula(fan_in))}: the default gain "
+        return CheckFailed(f"{what} returned {number(got)}, expected {number(_he_formula(fan_in))}: the default gain "
                            "is sqrt(2), ReLU's gain (torch.nn.init.calculate_gain('relu')), not 1")
     return _diagnose_he(got, fan_in, RELU_GAIN if gain is None else gain, what)
 
@@ -415,7 +430,6 @@ def _against_torch(bound: float, formula: float, diagnose, shape, seed: int, tor
 
     `formula` is the correct bound; `diagnose()` names the student's mistake when theirs differs.
     """
-    import torch
 
     def fail(detail: str) -> CheckFailed:
         if _close(bound, formula):  # cannot happen for a correct bound; say what was seen
@@ -425,20 +439,20 @@ def _against_torch(bound: float, formula: float, diagnose, shape, seed: int, tor
     theirs = _torch_init(torch_kind, shape, seed, **torch_kwargs)
     mine = _uniform_like_torch(shape, bound, seed)
     call = f"torch.nn.init.{torch_kind}(w of shape {tuple(shape)}" + "".join(
-        f", {k}={v!r}" if isinstance(v, str) else f", {k}={_fmt(v)}" for k, v in torch_kwargs.items()) + ")"
-    if not torch.allclose(mine, theirs, rtol=RTOL, atol=RTOL * bound):
-        raise fail(f"with the same generator, uniform_(-a, a) with your a = {_fmt(bound)} does not reproduce {call}")
+        f", {k}={v!r}" if isinstance(v, str) else f", {k}={number(v)}" for k, v in torch_kwargs.items()) + ")"
+    if not close(mine.numpy(), theirs.numpy(), Tolerance(rtol=RTOL, atol=RTOL * bound)):
+        raise fail(f"with the same generator, uniform_(-a, a) with your a = {number(bound)} does not reproduce {call}")
     # statistics of a large fresh fill: max |w| just below a; variance a^2 / 3
     big = _torch_init(torch_kind, shape, seed + 1, **torch_kwargs)
     n = big.numel()
     largest = float(big.abs().max())
     ratio = float(big.var()) / (bound**2 / 3.0)
     if largest > bound * (1 + RTOL):
-        raise fail(f"{call} draws values up to |w| = {_fmt(largest)}, above your bound a = {_fmt(bound)}")
+        raise fail(f"{call} draws values up to |w| = {number(largest)}, above your bound a = {number(bound)}")
     if largest < bound * (1 - MAX_BELOW / n):
-        raise fail(f"none of the {n} values of {call} comes near your bound a = {_fmt(bound)}: your a is too large")
+        raise fail(f"none of the {n} values of {call} comes near your bound a = {number(bound)}: your a is too large")
     if abs(ratio - 1.0) > SIGMAS * math.sqrt(4.0 / 5.0) / math.sqrt(n) + 1e-9:
-        raise fail(f"the variance of {call}'s values is {_fmt(ratio)} times a^2 / 3 for your a = {_fmt(bound)}")
+        raise fail(f"the variance of {call}'s values is {number(ratio)} times a^2 / 3 for your a = {number(bound)}")
 
 
 def _torch_stat_shapes(rng: np.random.Generator) -> list[tuple[int, ...]]:
@@ -454,24 +468,22 @@ def _torch_stat_shapes(rng: np.random.Generator) -> list[tuple[int, ...]]:
     ]
 
 
-def check_xavier_uniform_bound(impl, hidden: bool) -> None:
-    if not hidden:
-        from autograder.references import load
+def visible_xavier_uniform_bound(impl, ref) -> None:
+    """The shipped fans and gains, with and without the default gain, positionally and by keyword."""
+    for (fan_in, fan_out), bound in zip(ref["xavier_default_args"], ref["xavier_default_bound"]):
+        _check_xavier(impl, int(fan_in), int(fan_out), None, bound)
+    for (fan_in, fan_out, gain), bound in zip(ref["xavier_args"], ref["xavier_bound"]):
+        _check_xavier(impl, int(fan_in), int(fan_out), float(gain), bound)
+    fan_in, fan_out, gain = ref["xavier_args"][-1]
+    _check_xavier(impl, int(fan_in), int(fan_out), float(gain), ref["xavier_bound"][-1], keywords=True)
+    fan_in, fan_out = ref["xavier_default_args"][0]
+    _check_xavier(impl, int(fan_in), int(fan_out), None, ref["xavier_default_bound"][0], keywords=True)
 
-        ref = load(CHAPTER)
-        for (fan_in, fan_out), bound in zip(ref["xavier_default_args"], ref["xavier_default_bound"]):
-            _check_xavier(impl, int(fan_in), int(fan_out), None, bound)
-        for (fan_in, fan_out, gain), bound in zip(ref["xavier_args"], ref["xavier_bound"]):
-            _check_xavier(impl, int(fan_in), int(fan_out), float(gain), bound)
-        fan_in, fan_out, gain = ref["xavier_args"][-1]
-        _check_xavier(impl, int(fan_in), int(fan_out), float(gain), ref["xavier_bound"][-1], keywords=True)
-        fan_in, fan_out = ref["xavier_default_args"][0]
-        _check_xavier(impl, int(fan_in), int(fan_out), None, ref["xavier_default_bound"][0], keywords=True)
-        return
 
+def hidden_xavier_uniform_bound(impl, rng: np.random.Generator) -> None:
+    """Against torch.nn.init.xavier_uniform_ (the same draws, the statistics of a large fill) and the formula on fresh fans."""
     import torch
 
-    rng = fresh_rng()
     gains = [1.0, 5.0 / 3.0, RELU_GAIN, float(rng.uniform(0.3, 3.0))]
     # against torch.nn.init.xavier_uniform_: the same draws, and the statistics of a large fill;
     # gain None: both sides use their default gain (torch's is 1)
@@ -480,7 +492,7 @@ def check_xavier_uniform_bound(impl, hidden: bool) -> None:
         bound, what = _xavier(impl, fan_in, fan_out, gain)
         _against_torch(bound, _xavier_formula(fan_in, fan_out, 1.0 if gain is None else gain),
                        lambda: _diagnose_xavier_call(bound, fan_in, fan_out, gain, what),  # noqa: B023 (called in this iteration)
-                       shape, _fresh_seed(rng), "xavier_uniform_", {} if gain is None else {"gain": gain}, what)
+                       shape, fresh_seed(rng), "xavier_uniform_", {} if gain is None else {"gain": gain}, what)
     # exact agreement with the formula on fresh fans, small and large; the default gain; keywords
     for _ in range(12):
         fan_in, fan_out = int(rng.integers(1, 20000)), int(rng.integers(1, 20000))
@@ -497,23 +509,21 @@ def check_xavier_uniform_bound(impl, hidden: bool) -> None:
         _check_xavier(impl, fan_in, fan_out, float(torch.nn.init.calculate_gain(nonlinearity)))
 
 
-def check_he_uniform_bound(impl, hidden: bool) -> None:
-    if not hidden:
-        from autograder.references import load
+def visible_he_uniform_bound(impl, ref) -> None:
+    """The shipped fans and gains, with and without the default gain, positionally and by keyword."""
+    for fan_in, bound in zip(ref["he_default_fan_in"], ref["he_default_bound"]):
+        _check_he(impl, int(fan_in), None, bound)
+    for (fan_in, gain), bound in zip(ref["he_args"], ref["he_bound"]):
+        _check_he(impl, int(fan_in), float(gain), bound)
+    fan_in, gain = ref["he_args"][-1]
+    _check_he(impl, int(fan_in), float(gain), ref["he_bound"][-1], keywords=True)
+    _check_he(impl, int(ref["he_default_fan_in"][0]), None, ref["he_default_bound"][0], keywords=True)
 
-        ref = load(CHAPTER)
-        for fan_in, bound in zip(ref["he_default_fan_in"], ref["he_default_bound"]):
-            _check_he(impl, int(fan_in), None, bound)
-        for (fan_in, gain), bound in zip(ref["he_args"], ref["he_bound"]):
-            _check_he(impl, int(fan_in), float(gain), bound)
-        fan_in, gain = ref["he_args"][-1]
-        _check_he(impl, int(fan_in), float(gain), ref["he_bound"][-1], keywords=True)
-        _check_he(impl, int(ref["he_default_fan_in"][0]), None, ref["he_default_bound"][0], keywords=True)
-        return
 
+def hidden_he_uniform_bound(impl, rng: np.random.Generator) -> None:
+    """Against torch.nn.init.kaiming_uniform_ (relu, leaky_relu, tanh and linear gains) and the formula on fresh fans."""
     import torch
 
-    rng = fresh_rng()
     # against torch.nn.init.kaiming_uniform_ (mode="fan_in"): relu, leaky_relu, tanh and linear gains
     # ({}, None): torch's defaults (mode="fan_in", nonlinearity="leaky_relu", a=0: gain sqrt(2)) against yours
     settings = [({}, None),
@@ -528,7 +538,7 @@ def check_he_uniform_bound(impl, hidden: bool) -> None:
         bound, what = _he(impl, fan_in, gain)
         _against_torch(bound, _he_formula(fan_in, RELU_GAIN if gain is None else gain),
                        lambda: _diagnose_he_call(bound, fan_in, gain, what),  # noqa: B023 (called in this iteration)
-                       shape, _fresh_seed(rng), "kaiming_uniform_", kwargs, what)
+                       shape, fresh_seed(rng), "kaiming_uniform_", kwargs, what)
     # exact agreement with the formula on fresh fans; the default gain; keywords
     for _ in range(12):
         fan_in = int(rng.integers(1, 50000))
@@ -558,10 +568,9 @@ HE_GAIN = [(300, 1.0), (256, 5.0 / 3.0), (3, 1.0), (500, math.sqrt(2.0 / (1 + 0.
 
 
 def _reproduces_torch(bound: float, shape, kind: str, **kwargs) -> bool:
-    import torch
 
-    return torch.allclose(_uniform_like_torch(shape, bound, 0), _torch_init(kind, shape, 0, **kwargs),
-                          rtol=1e-12, atol=1e-15)
+    return close(_uniform_like_torch(shape, bound, 0).numpy(), _torch_init(kind, shape, 0, **kwargs).numpy(),
+                 REFERENCE)
 
 
 def build_references(ns: dict) -> dict[str, np.ndarray]:
@@ -616,8 +625,9 @@ def build_references(ns: dict) -> dict[str, np.ndarray]:
     return refs
 
 
-PARTS = {
-    "fan_in_and_fan_out": check_fan_in_and_fan_out,
-    "xavier_uniform_bound": check_xavier_uniform_bound,
-    "he_uniform_bound": check_he_uniform_bound,
-}
+PARTS = table(
+    Part("fan_in_and_fan_out", CHAPTER, visible_fan_in_and_fan_out, hidden_fan_in_and_fan_out, MISTAKES, FORBIDDEN_NAMES),
+    Part("xavier_uniform_bound", CHAPTER, visible_xavier_uniform_bound, hidden_xavier_uniform_bound, MISTAKES,
+         FORBIDDEN_NAMES),
+    Part("he_uniform_bound", CHAPTER, visible_he_uniform_bound, hidden_he_uniform_bound, MISTAKES, FORBIDDEN_NAMES),
+)

@@ -1,0 +1,58 @@
+"""Calling the student's code, and turning what it raised into a diagnosis.
+
+Every check reaches the student's code through an Implementation (adapter.py), which reports an
+exception of theirs as a `StudentError`. `call` runs one such request and, when the student's
+code raised, fails the check with `raised(...)`: one wording for every chapter.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TypeVar
+
+from autograder.checks.adapter import CheckFailed, StudentError
+
+T = TypeVar("T")
+
+
+def not_implemented(name: str) -> str:
+    """What a student reads while `name` still raises NotImplementedError (the notebook's placeholder)."""
+    return (f"`{name}` is not implemented yet (it raised NotImplementedError): "
+            "write your code in its cell and run that cell")
+
+
+def raised(error: StudentError, what: str, name: str) -> CheckFailed:
+    """The failure for `error`, raised by the student's `name` while `what` ran (a call as the message shows it)."""
+    if error.is_a("NotImplementedError"):
+        return CheckFailed(not_implemented(name))
+    return CheckFailed(f"{what} raised {error}")
+
+
+def call(name: str, what: str, request: Callable[..., T], *args, **kwargs) -> T:
+    """`request(*args, **kwargs)`, a request to the student's `name`; what it raised fails the check."""
+    try:
+        return request(*args, **kwargs)
+    except StudentError as error:
+        raise raised(error, what, name) from None
+
+
+def error_of(request: Callable[..., object], *args, **kwargs) -> StudentError | None:
+    """What the student's code raised on `request(*args, **kwargs)`, or None when it returned.
+
+    For the checks that WANT an exception (a ValueError on an invalid argument)."""
+    try:
+        request(*args, **kwargs)
+    except StudentError as error:
+        return error
+    return None
+
+
+def expect_error(kind: str, name: str, what: str, why: str, request: Callable[..., object], *args, **kwargs) -> None:
+    """The student's `name` must raise `kind` (an exception class name) on this request; `why` says why."""
+    error = error_of(request, *args, **kwargs)
+    if error is not None and error.is_a(kind):
+        return
+    if error is None:
+        raise CheckFailed(f"{what} must raise {kind}: {why}")
+    if error.is_a("NotImplementedError"):
+        raise CheckFailed(not_implemented(name))
+    raise CheckFailed(f"{what} raised {error}; it must raise {kind}: {why}")
