@@ -15,6 +15,7 @@ import signal
 import socket
 import subprocess
 import time
+import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -94,6 +95,7 @@ def course_server(target: str, tmp_path: Path, cwd: Path = ROOT, env: dict | Non
                 break
         log.seek(0)
         assert url, f"`make {target}` printed no address with a token, or never started:\n{log.read()}"
+        answering(server, f"{base}/api/status?token={url.rsplit('token=', 1)[1]}", deadline, log)
         yield Server(url=url, base=base, token=url.rsplit("token=", 1)[1], log=log_path)
     finally:
         with contextlib.suppress(ProcessLookupError):
@@ -104,6 +106,22 @@ def course_server(target: str, tmp_path: Path, cwd: Path = ROOT, env: dict | Non
             os.killpg(server.pid, signal.SIGKILL)
             server.wait()
         log.close()
+
+
+def answering(server: subprocess.Popen, status_url: str, deadline: float, log) -> None:
+    """Wait until the server answers HTTP; fail with its exit status and log if it dies or never does."""
+    problem = None
+    while time.monotonic() < deadline and server.poll() is None:
+        try:
+            with urllib.request.urlopen(status_url, timeout=10) as response:
+                if response.status == 200:
+                    return
+        except OSError as exc:
+            problem = exc
+        time.sleep(0.5)
+    log.seek(0)
+    state = f"exited with status {server.returncode}" if server.poll() is not None else "still running"
+    raise AssertionError(f"the server printed its address but does not answer ({problem}); it {state}:\n{log.read()}")
 
 
 class Steps:

@@ -13,6 +13,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from browser import ROOT, Steps, chromium, course_server, needs_chromium, user_environment
 from checkout import copy_course
@@ -75,10 +76,23 @@ def wait_until_idle(page, timeout: float) -> None:
         page.wait_for_timeout(500)
 
 
-def menu(page, top: str, item: str) -> None:
-    """Click `item` in the menu bar's `top` menu, as a student would."""
-    page.locator(".lm-MenuBar-itemLabel").get_by_text(top, exact=True).click()
-    page.locator(".lm-Menu-itemLabel").get_by_text(item, exact=True).click()
+def menu(page, top: str, item: str, tries: int = 3) -> None:
+    """Click `item` in the menu bar's `top` menu, as a student would: again if the menu did not open.
+
+    A click on the bar can go unanswered while the page is busy (CI once timed out waiting for
+    "Run All Cells" right after the Nbgrader menu was closed with Escape).
+    """
+    entry = page.locator(".lm-Menu-itemLabel").get_by_text(item, exact=True)
+    for attempt in range(tries):
+        page.locator(".lm-MenuBar-itemLabel").get_by_text(top, exact=True).click()
+        try:
+            entry.wait_for(state="visible", timeout=10_000)
+            break
+        except PlaywrightTimeout:
+            if attempt == tries - 1:
+                raise
+            page.keyboard.press("Escape")
+    entry.click()
 
 
 def cell(page, grade_id_text: str):
