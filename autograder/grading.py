@@ -25,65 +25,33 @@ import secrets
 import shutil
 import sys
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import nbformat
 
 from autograder import limited, submissions
 from autograder.release import NOTEBOOKS, SOLUTIONS, nbgrader_environment
+from dlcourse import course
+from dlcourse.course import AnswerCell, TestCell
 
-ROOT = Path(__file__).resolve().parent.parent
-
-
-@dataclass(frozen=True)
-class TestCell:
-    grade_id: str
-    part: str
-    hidden: bool
-    points: float
-
+# -- the chapter's graded cells (dlcourse.course) ------------------------------------------------
 
 def autograded_cells(assignment: str) -> list[TestCell]:
     """The autograded test cells of a chapter's source notebook, in order."""
-    nb = nbformat.read(SOLUTIONS / assignment / f"{assignment}.ipynb", as_version=4)
-    cells = []
-    for cell in nb.cells:
-        meta = cell.metadata.get("nbgrader", {})
-        if meta.get("grade") and not meta.get("solution") and cell.cell_type == "code":
-            grade_id = meta["grade_id"]
-            hidden = grade_id.endswith("_hidden")
-            part = grade_id[len("test_"):][: -len("_hidden")] if hidden else grade_id[len("test_"):]
-            cells.append(TestCell(grade_id, part, hidden, float(meta["points"])))
+    cells = course.autograded_cells(assignment)
     if not cells:
         raise ValueError(f"{assignment} has no autograded test cells: is it a graded chapter?")
     return cells
 
 
-@dataclass(frozen=True)
-class AnswerCell:
-    grade_id: str
-    points: float
-
-
 def answer_cells(assignment: str) -> list[AnswerCell]:
     """The manually graded answer cells (written answers to the chapter's questions), in order."""
-    nb = nbformat.read(SOLUTIONS / assignment / f"{assignment}.ipynb", as_version=4)
-    return [AnswerCell(cell.metadata["nbgrader"]["grade_id"], float(cell.metadata["nbgrader"]["points"]))
-            for cell in nb.cells
-            if cell.cell_type == "markdown" and cell.metadata.get("nbgrader", {}).get("grade")
-            and cell.metadata["nbgrader"].get("solution")]
+    return course.answer_cells(assignment)
 
 
 def graded_assignments() -> list[str]:
-    names = []
-    for folder in sorted(p for p in SOLUTIONS.iterdir() if p.is_dir()):
-        try:
-            autograded_cells(folder.name)
-            names.append(folder.name)
-        except (ValueError, FileNotFoundError):
-            pass
-    return names
+    """The graded chapters, as the course model lists them."""
+    return [chapter.name for chapter in course.GRADED]
 
 
 # -- one submission (runs in a pool process) ---------------------------------------------------
