@@ -18,6 +18,7 @@ import pytest
 from autograder import forbidden, references
 from autograder.checks import CheckFailed, LocalImplementation, StudentError, chapter_modules, forbidden_names
 from dlcourse import course
+from dlcourse.course import grade_id_of
 from sample_notebooks import ROOT, SUBMISSIONS, variants
 
 sys.path.insert(0, str(SUBMISSIONS))
@@ -386,7 +387,7 @@ def test_hostile_samples_expect_every_test_of_the_library_part_to_fail_and_nothi
     for name, (notebook, verdicts) in submissions.items():
         _, part = forbidden_variants(chapter)[name]
         failing = sorted(cell for cell, passed in verdicts.items() if not passed)
-        assert failing == (sorted([f"test_{part}", f"test_{part}_hidden"]) if part else []), name
+        assert failing == (sorted([grade_id_of(part), grade_id_of(part, hidden=True)]) if part else []), name
         code = forbidden_variants(chapter)[name][0]
         sources = {c["metadata"]["nbgrader"]["grade_id"]: "".join(c["source"]) for c in notebook["cells"]
                    if c.get("metadata", {}).get("nbgrader", {}).get("grade_id") in code}
@@ -423,7 +424,7 @@ def library_allowed_verdicts(chapter: str) -> dict[str, dict[str, str | None]]:
                     outcome = None
                 except (CheckFailed, StudentError) as failure:
                     outcome = str(failure)
-                result[name][f"test_{part}_hidden" if hidden else f"test_{part}"] = outcome
+                result[name][grade_id_of(part, hidden)] = outcome
     return result
 
 
