@@ -122,9 +122,8 @@ def _grade(parser, args) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     for result in results:
-        passed = sum(v["passed"] for v in result["verdicts"].values())
-        note = f"  ({'; '.join(inert_message(p) for p in result['problems'])})" if result["problems"] else ""
-        print(f"{result['student_id']}: {passed}/{len(result['verdicts'])} test cells passed{note}")
+        note = f"  ({'; '.join(inert_message(p) for p in result.problems)})" if result.problems else ""
+        print(f"{result.student_id}: {result.passed}/{len(result.verdicts)} test cells passed{note}")
     print(f"wrote {args.out / 'grades.csv'} and {args.out / 'feedback'}/ for {len(results)} submissions")
     print(grading.resource_summary(results, args.timeout))
     print(grading.LAST_RUN["summary"])

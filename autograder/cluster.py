@@ -8,7 +8,9 @@ resume point); only `grade_one`, the per-submission work, moves to the cluster's
 What travels with a task is everything the verdict depends on and nothing that names the
 instructor's disk: the notebook's bytes, the student id and the submission's hash, the salt
 (together they seed the hidden checks, so scores are the same as a local run), the grading
-parameters, and the course fingerprint the instructor's checkout computed. A worker:
+parameters, and the course fingerprint the instructor's checkout computed. Its wire format is
+`GradingTask.to_wire` (`autograder.records`): plain values, the fingerprint and manifest at the top
+level, so that a worker of any version can read them and refuse. A worker:
 
 1. computes its own fingerprint and refuses the task (`WorkerRefused`) if it differs: a worker
    with other solutions, checks, references or grading code would give other verdicts. The
@@ -16,7 +18,8 @@ parameters, and the course fingerprint the instructor's checkout computed. A wor
 2. writes the bytes to a private temporary folder, prepares its own sandbox mounts
    (`sandbox.prepare` on that machine) and runs `grade_one_safely` there, sandboxed and limited
    exactly as locally (with the warm template where it runs as root);
-3. returns the result dict, which the command writes to results/<student>.json at once.
+3. returns the result as plain values (`GradingResult.to_dict`), which the command writes to
+   results/<student>.json at once.
 
 A worker that dies mid-batch loses nothing: the scheduler reruns its tasks on another worker
 (up to `distributed.scheduler.allowed-failures` times), and what already arrived is on disk,
@@ -36,7 +39,10 @@ import sys
 import tempfile
 import threading
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
+
+from autograder.records import MAX_PROBLEM, GradingResult, GradingTask, cut
 
 ROOT = Path(__file__).resolve().parent.parent
 # What decides a verdict: the source notebooks (tests, points), the checks and the grading code
@@ -98,22 +104,24 @@ _ONE_AT_A_TIME = threading.Lock()  # a worker started with more threads still gr
 _MOUNTS: dict[tuple[str, ...], list] = {}
 
 
-def grade_on_worker(task: dict) -> dict:
-    """On a Dask worker: check this machine can grade like the instructor's, then grade one submission here."""
+def grade_on_worker(wire: dict) -> dict:
+    """On a Dask worker: check this machine can grade like the instructor's, then grade one submission here.
+
+    `wire` is a task as `GradingTask.to_wire` sent it; the result goes back as `GradingResult.to_dict`.
+    """
+    from autograder import grading
+
     worker = _worker_name()
     with _ONE_AT_A_TIME:
-        _refuse_if_unfit(task, worker)
+        _refuse_if_unfit(wire, worker)  # before reading the task: another version may spell it otherwise
         with tempfile.TemporaryDirectory(prefix="dlcourse-submission-") as folder:  # mode 0700: ours alone
-            local = {key: value for key, value in task.items() if key not in ("notebook", "manifest")}
-            local["path"] = str(Path(folder) / "submission.ipynb")
-            if task["notebook"] is not None:
-                Path(local["path"]).write_bytes(task["notebook"])
-            local["mounts"] = _sandbox_mounts(tuple(task["forbidden"])) if task["sandbox"] == "bwrap" else []
-            from autograder import grading
-
-            result = grading.grade_one_safely(local)
-    result["graded_on"] = {"worker": worker, "host": socket.gethostname(), "course": str(ROOT)}
-    return result
+            path = Path(folder) / "submission.ipynb"
+            if wire["notebook"] is not None:
+                path.write_bytes(wire["notebook"])
+            mounts = _sandbox_mounts(tuple(wire["forbidden"])) if wire["sandbox"] == "bwrap" else []
+            result = grading.grade_one_safely(GradingTask.from_wire(wire, str(path), mounts))
+    result.graded_on = {"worker": worker, "host": socket.gethostname(), "course": str(ROOT)}
+    return result.to_dict()
 
 
 def _refuse_if_unfit(task: dict, worker: str) -> None:
@@ -164,34 +172,33 @@ def _worker_name() -> str:
 
 # -- the instructor's side --------------------------------------------------------------------
 
-def shipped(task: dict, manifest: dict[str, str]) -> dict:
-    """The task as it travels: the notebook's bytes instead of its path, the course version, no local mounts."""
+def shipped(task: GradingTask, manifest: dict[str, str]) -> dict:
+    """The task as it travels (`GradingTask.to_wire`): the notebook's bytes instead of its path, the course version."""
     from autograder import submissions
 
     notebook = None
-    if not task.get("unusable"):
+    if not task.unusable:
         try:
-            notebook = submissions.read_regular_file(Path(task["path"]))
+            notebook = submissions.read_regular_file(Path(task.path))
         except submissions.UnreadableNotebook as reason:
-            task = dict(task, unusable=str(reason))
-    travelling = {key: value for key, value in task.items() if key not in ("path", "mounts")}
-    return dict(travelling, notebook=notebook, manifest=manifest, fingerprint=course_fingerprint(manifest))
+            task = replace(task, unusable=str(reason))
+    return task.to_wire(notebook, manifest, course_fingerprint(manifest))
 
 
-def results(address: str, tasks: list[dict]) -> Iterator[dict]:
+def results(address: str, tasks: list[GradingTask]) -> Iterator[GradingResult]:
     """Submit every task to the Dask scheduler at `address`; yield each result as it completes."""
     from distributed import as_completed
 
     manifest = course_manifest()
-    travelling = [shipped(task, manifest) for task in tasks]
+    travelling = [(task, shipped(task, manifest)) for task in tasks]
     with _connect(address) as client:
-        futures = {_submit(client, task): task for task in travelling}
+        futures = {_submit(client, wire): (task, wire) for task, wire in travelling}
         refused: dict[str, WorkerRefused] = {}
         pending = as_completed(list(futures))
         for future in pending:
-            task = futures.pop(future)
+            task, wire = futures.pop(future)
             if future.status == "finished":
-                yield future.result()
+                yield GradingResult.from_dict(future.result())
                 continue
             error = future.exception()
             if not isinstance(error, WorkerRefused):
@@ -203,8 +210,8 @@ def results(address: str, tasks: list[dict]) -> Iterator[dict]:
             others = [w for w in client.scheduler_info(n_workers=-1)["workers"] if w not in refused]
             if not others:
                 raise error
-            retry = _submit(client, task, workers=others)
-            futures[retry] = task
+            retry = _submit(client, wire, workers=others)
+            futures[retry] = (task, wire)
             pending.add(retry)
 
 
@@ -226,18 +233,14 @@ def _connect(address: str):
     return contextlib.closing(client)
 
 
-def _submit(client, task: dict, workers: list[str] | None = None):
+def _submit(client, wire: dict, workers: list[str] | None = None):
     """One task on the cluster, under a readable key (the dashboard shows it), restricted to `workers` if given."""
-    key = f"grade-{task['student_id']}-{secrets.token_hex(4)}"
-    return client.submit(grade_on_worker, task, key=key, pure=False, workers=workers,
+    key = f"grade-{wire['student_id']}-{secrets.token_hex(4)}"
+    return client.submit(grade_on_worker, wire, key=key, pure=False, workers=workers,
                          allow_other_workers=False)
 
 
-def _not_graded(task: dict, error: BaseException) -> dict:
+def _not_graded(task: GradingTask, error: BaseException) -> GradingResult:
     """The result of a task the cluster could not finish: every test failed, marked to be graded again."""
-    from autograder.grading import _all_failed, _short
-
-    reason = _short(f"the cluster could not grade this submission ({type(error).__name__}: {error})", 300)
-    return {"student_id": task["student_id"], "sha256": task["sha256"], "origin": task["origin"], "cells": [],
-            "verdicts": _all_failed(task, reason), "problems": task["problems"] + [reason], "seconds": 0.0,
-            "grader_error": True}
+    return task.not_graded(cut(f"the cluster could not grade this submission ({type(error).__name__}: {error})",
+                               MAX_PROBLEM))

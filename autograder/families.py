@@ -14,6 +14,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from dlcourse import course
+
 
 @dataclass(frozen=True)
 class Family:
@@ -53,12 +55,9 @@ FAMILIES = {
         whole_modules=("torch/nn/init.py",)),
 }
 
-# Which families each graded chapter forbids (what its notebook tells the student).
-CHAPTER_FAMILIES = {
-    "02_dropout": ("dropout",),
-    "03_batchnorm": ("normalization",),
-    "04_initialization": ("init",),
-}
+# Which families each graded chapter forbids (what its notebook tells the student): its `forbids`
+# in the course model.
+CHAPTER_FAMILIES = {chapter.name: chapter.forbids for chapter in course.GRADED if chapter.forbids}
 
 
 def for_chapter(chapter: str) -> list[Family]:

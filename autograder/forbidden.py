@@ -69,7 +69,7 @@ INIT_NAMES = frozenset({
     "xavier_normal_", "kaiming_uniform_", "kaiming_normal_", "xavier_uniform", "xavier_normal",
     "kaiming_uniform", "kaiming_normal", "_no_grad_uniform_", "_no_grad_normal_",
 })
-LIBRARY_NAMES = DROPOUT_NAMES | NORMALIZATION_NAMES | COMPOSITE_NAMES  # chapters 02 and 03
+LIBRARY_NAMES = DROPOUT_NAMES | NORMALIZATION_NAMES | COMPOSITE_NAMES  # the scan's default: dropout and normalization
 NAME_FAMILIES = (DROPOUT_NAMES, NORMALIZATION_NAMES, COMPOSITE_NAMES, INIT_NAMES)  # forbidden whole, or not at all
 # Modules forbidden whole when an exercise forbids one of their names: `torch.nn.init` itself is
 # the shortcut in chapter 04, while an honest local variable may well be called `init`.
@@ -123,8 +123,9 @@ def findings(source: str, own_names, library_names=None) -> list[str]:
     line order; empty when the scan sees none.
 
     own_names: the graded names the exercise asks for (a chapter's parts): exempt while the cell
-    binds them solely by their own def/class. library_names: the names the exercise forbids (a
-    chapter's FORBIDDEN_NAMES); by default the dropout and normalization names of chapters 02 and 03.
+    binds them solely by their own def/class. library_names: the names the part's exercise forbids
+    (its Part's forbidden_names, as `autograder.checks.forbidden_names()` gathers them for every
+    graded chapter); by default LIBRARY_NAMES, the dropout and normalization names together.
     """
     names = _whole_families(LIBRARY_NAMES if library_names is None else library_names)
     if len(source) > MAX_SOURCE_CHARS:

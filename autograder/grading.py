@@ -1,16 +1,23 @@
 """`python -m autograder grade`: grade a batch of submissions through nbgrader, robustly.
 
-For each submission, in a pool of `jobs` processes:
-  1. read only the student's solution cells (everything else comes from the course's source);
-  2. start the student's code in a sandboxed worker and run every graded part's visible and
-     hidden checks here, in a clean process, with the worker answering over a pipe; add the
-     forbidden-call findings (static and dynamic); seed fresh inputs from the submission's hash
-     and a per-gradebook salt, so re-grading gives identical scores;
-  3. record the verdicts in results/<student>.json (the resume point).
-Then, in this process, with real nbgrader: the verdicts become the outputs of the source's test
-cells in a canonical notebook, `nbgrader autograde` (execution switched off: the code already ran,
-sandboxed) records the scores in the gradebook, `nbgrader generate_feedback` writes the HTML
-(with hidden test code removed), and grades.csv is read back from the gradebook.
+`grade()` runs the steps of a batch in order, each a function below:
+  1. open the batch: refuse at once what would fail every submission (no sandbox, stale
+     references, an unusable --db, a gradebook of other solutions); nbgrader's course folder is
+     prepared in a thread meanwhile;
+  2. collect the submissions (`submissions.collect`) into one `GradingTask` each, skipping those
+     results/ already holds (the resume point);
+  3. grade each task in a pool of `jobs` processes (or on a Dask cluster): `grade_one` reads only
+     the student's solution cells (everything else comes from the course's source), starts the
+     student's code in a sandboxed worker and runs every graded part's visible and hidden checks
+     here, in a clean process, with the worker answering over a pipe; the forbidden-call findings
+     (static and dynamic) count; fresh inputs are seeded from the submission's hash and a
+     per-gradebook salt, so re-grading gives identical scores. Each `GradingResult` is saved in
+     results/<student>.json as it arrives;
+  4. write each verdict as the output of its test cell in a canonical notebook;
+  5. `nbgrader autograde` (execution switched off: the code already ran, sandboxed) records the
+     scores in the gradebook;
+  6. `nbgrader generate_feedback` writes the HTML (with hidden test code removed);
+  7. grades.csv is read back from the gradebook, and the run's costs go to the ledger.
 """
 from __future__ import annotations
 
@@ -31,74 +38,32 @@ from pathlib import Path
 import nbformat
 
 from autograder import limited, submissions
-from autograder.release import NOTEBOOKS, SOLUTIONS, nbgrader_environment
+from autograder.records import MAX_PROBLEM, GradingResult, GradingTask, Outcome, cut
+from autograder.release import nbgrader_environment
+from dlcourse import course as _course
+from dlcourse.course import ANSWER, GRADED, SOLUTION, TEST, AnswerCell, TestCell, cell_role, chapter
 
-ROOT = Path(__file__).resolve().parent.parent
-
-
-@dataclass(frozen=True)
-class TestCell:
-    grade_id: str
-    part: str
-    hidden: bool
-    points: float
-
+# -- the chapter's graded cells (dlcourse.course) ------------------------------------------------
 
 def autograded_cells(assignment: str) -> list[TestCell]:
     """The autograded test cells of a chapter's source notebook, in order."""
-    nb = nbformat.read(SOLUTIONS / assignment / f"{assignment}.ipynb", as_version=4)
-    cells = []
-    for cell in nb.cells:
-        meta = cell.metadata.get("nbgrader", {})
-        if meta.get("grade") and not meta.get("solution") and cell.cell_type == "code":
-            grade_id = meta["grade_id"]
-            hidden = grade_id.endswith("_hidden")
-            part = grade_id[len("test_"):][: -len("_hidden")] if hidden else grade_id[len("test_"):]
-            cells.append(TestCell(grade_id, part, hidden, float(meta["points"])))
+    cells = _course.autograded_cells(assignment)
     if not cells:
         raise ValueError(f"{assignment} has no autograded test cells: is it a graded chapter?")
     return cells
 
 
-@dataclass(frozen=True)
-class AnswerCell:
-    grade_id: str
-    points: float
-
-
 def answer_cells(assignment: str) -> list[AnswerCell]:
     """The manually graded answer cells (written answers to the chapter's questions), in order."""
-    nb = nbformat.read(SOLUTIONS / assignment / f"{assignment}.ipynb", as_version=4)
-    return [AnswerCell(cell.metadata["nbgrader"]["grade_id"], float(cell.metadata["nbgrader"]["points"]))
-            for cell in nb.cells
-            if cell.cell_type == "markdown" and cell.metadata.get("nbgrader", {}).get("grade")
-            and cell.metadata["nbgrader"].get("solution")]
+    return _course.answer_cells(assignment)
 
 
 def graded_assignments() -> list[str]:
-    names = []
-    for folder in sorted(p for p in SOLUTIONS.iterdir() if p.is_dir()):
-        try:
-            autograded_cells(folder.name)
-            names.append(folder.name)
-        except (ValueError, FileNotFoundError):
-            pass
-    return names
+    """The graded chapters, as the course model lists them."""
+    return [graded.name for graded in GRADED]
 
 
-# -- one submission (runs in a pool process) ---------------------------------------------------
-
-MAX_MESSAGE = 1000  # characters of one verdict's message: student text inside it is cut, never shown whole
-
-
-def _short(text: str, limit: int = MAX_MESSAGE) -> str:
-    text = str(text)
-    return text if len(text) <= limit else text[:limit] + " ... (cut)"
-
-
-def _all_failed(task: dict, reason: str) -> dict[str, dict]:
-    return {t["grade_id"]: {"passed": False, "message": _short(f"{t['part']}: {reason}")} for t in task["tests"]}
-
+# -- one submission (runs in a pool process, or on a cluster worker) ------------------------------
 
 def _why_unusable(part: str, sources: dict, impl) -> str | None:
     """Why a part cannot be checked at all: no solution cell, or a cell that raised or did not define it."""
@@ -110,12 +75,12 @@ def _why_unusable(part: str, sources: dict, impl) -> str | None:
     return f"the cell defining `{part}` raised {error}" if error else f"`{part}` is not defined by its solution cell"
 
 
-def grade_one(task: dict) -> dict:
-    """Verdicts {test grade_id: {"passed", "message"}} for one submission.
+def grade_one(task: GradingTask) -> GradingResult:
+    """The verdict of every test cell for one submission.
 
     Everything the student wrote is read by `inspection.inspect` (a confined child process) and
     run by a sandboxed worker; this process only runs the checks, within one deadline of
-    task["timeout"] seconds for the whole submission.
+    task.timeout seconds for the whole submission.
     """
     import resource
 
@@ -128,54 +93,51 @@ def grade_one(task: dict) -> dict:
 
     torch.set_num_threads(1)
     started, cpu_started = time.monotonic(), _own_cpu_seconds()
-    deadline = started + task["timeout"]
-    tests = [TestCell(**t) for t in task["tests"]]
-    part_names = list(dict.fromkeys(t.part for t in tests))
-    result = {"student_id": task["student_id"], "sha256": task["sha256"], "origin": task["origin"],
-              "cells": [], "answers": {}, "verdicts": {}, "problems": [_short(p, 300) for p in task["problems"]]}
+    deadline = started + task.timeout
+    part_names = list(dict.fromkeys(test.part for test in task.tests))
+    result = GradingResult(task.student_id, task.sha256, task.origin,
+                           problems=[cut(p, MAX_PROBLEM) for p in task.problems])
 
-    def finish() -> dict:
-        result["seconds"] = round(time.monotonic() - started, 2)
-        result["grader_peak_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
-        result["checker_cpu_seconds"] = round(_own_cpu_seconds() - cpu_started, 2)
-        result["cpu_seconds"] = round(sum(result.get(f"{who}_cpu_seconds", 0.0) for who in ("checker", "reader", "worker")), 2)
+    def finish() -> GradingResult:
+        result.seconds = round(time.monotonic() - started, 2)
+        result.grader_peak_mb = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+        result.checker_cpu_seconds = round(_own_cpu_seconds() - cpu_started, 2)
+        result.cpu_seconds = round(result.checker_cpu_seconds + result.reader_cpu_seconds + result.worker_cpu_seconds, 2)
         return result
 
-    if task.get("unusable"):
-        result["verdicts"] = _all_failed(task, f"not graded: {task['unusable']}")
-        result["problems"].append(_short(f"not graded: {task['unusable']}", 300))
+    def not_graded(reason: str) -> GradingResult:
+        result.verdicts = task.all_failed(f"not graded: {reason}")
+        result.problems.append(cut(f"not graded: {reason}", MAX_PROBLEM))
         return finish()
+
+    if task.unusable:
+        return not_graded(task.unusable)
     scanned = {part: sorted(names) for part, names in forbidden_names().items() if part in part_names}
-    inspected = inspection.inspect(Path(task["path"]), part_names, task.get("answers", []), scanned,
-                                   allowed=part_names, timeout=min(60.0, task["timeout"]))
-    result["reader_peak_mb"] = inspected.peak_mb
-    result["reader_cpu_seconds"] = round(inspected.cpu_seconds, 2)
+    inspected = inspection.inspect(Path(task.path), part_names, list(task.answers), scanned,
+                                   allowed=part_names, timeout=min(60.0, task.timeout))
+    result.reader_peak_mb = inspected.peak_mb
+    result.reader_cpu_seconds = round(inspected.cpu_seconds, 2)
     if inspected.unreadable:
-        result["verdicts"] = _all_failed(task, f"not graded: {inspected.unreadable}")
-        result["problems"].append(_short(f"not graded: {inspected.unreadable}", 300))
-        return finish()
-    cells = inspected.cells
-    sources = dict(cells)
-    result.update(cells=cells, answers=inspected.answers)
-    result["problems"] += [_short(p, 300) for p in inspected.problems]
+        return not_graded(inspected.unreadable)
+    sources = dict(inspected.cells)
+    result.cells, result.answers = inspected.cells, inspected.answers
+    result.problems += [cut(p, MAX_PROBLEM) for p in inspected.problems]
     checks = all_parts()
-    verdicts = result["verdicts"]
-    impl = RemoteImplementation(cells, mode=task["sandbox"], limits=Limits(memory_gb=task["memory"]),
-                                request_timeout=min(60.0, max(10.0, task["timeout"] / len(tests))),
-                                deadline=deadline, forbidden=tuple(task.get("forbidden", ())),
-                                mounts=[tuple(m) for m in task.get("mounts", [])], warm=task.get("warm", False))
+    impl = RemoteImplementation(inspected.cells, mode=task.sandbox, limits=Limits(memory_gb=task.memory),
+                                request_timeout=min(60.0, max(10.0, task.timeout / len(task.tests))),
+                                deadline=deadline, forbidden=task.forbidden, mounts=list(task.mounts), warm=task.warm)
     try:
-        for test in tests:
+        for test in task.tests:
             part = test.part
-            seed = int(hashlib.sha256(f"{task['salt']}:{task['sha256']}:{test.grade_id}".encode()).hexdigest()[:12], 16)
-            verdict = run_part(checks[part], impl, test.hidden, seed=seed, findings=inspected.findings.get(part, ()),
+            verdict = run_part(checks[part], impl, test.hidden, seed=task.seed(test),
+                               findings=inspected.findings.get(part, ()),
                                unusable=lambda part=part: _why_unusable(part, sources, impl))
-            verdicts[test.grade_id] = {"passed": verdict.passed, "message": _short(verdict.message)}
+            result.verdicts[test.grade_id] = Outcome(verdict.passed, cut(verdict.message))
     finally:
         impl.close()
-        result["worker_cpu_seconds"], result["worker_peak_mb"] = round(impl.cpu_seconds, 2), impl.peak_mb
-    result["problems"] += [_short(p, 300) for p in impl.load_problems]
-    result["problems"] = result["problems"][:20]
+        result.worker_cpu_seconds, result.worker_peak_mb = round(impl.cpu_seconds, 2), impl.peak_mb
+    result.problems += [cut(p, MAX_PROBLEM) for p in impl.load_problems]
+    result.problems = result.problems[:20]
     return finish()
 
 
@@ -187,19 +149,16 @@ def _own_cpu_seconds() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def grade_one_safely(task: dict) -> dict:
+def grade_one_safely(task: GradingTask) -> GradingResult:
     """grade_one, but a failure of the grader itself on one submission never stops the batch."""
     try:
         return grade_one(task)
     except Exception as error:
-        reason = _short(f"the grader could not grade this submission ({type(error).__name__}: {error})", 300)
-        return {"student_id": task["student_id"], "sha256": task["sha256"], "origin": task["origin"], "cells": [],
-                "verdicts": _all_failed(task, reason),
-                "problems": task["problems"] + [reason], "seconds": 0.0,
-                "grader_error": True}  # not a verdict on the student: the next run grades it again
+        return task.not_graded(cut(f"the grader could not grade this submission ({type(error).__name__}: {error})",
+                                   MAX_PROBLEM))
 
 
-# -- the batch ---------------------------------------------------------------------------------
+# -- nbgrader ------------------------------------------------------------------------------------
 
 NBGRADER_MEMORY_BYTES = 4 * 1024**3  # address space of one nbgrader command (its RSS stays far below)
 NBGRADER_PEAK_MB: dict[str, int] = {}  # the peak resident memory of each nbgrader command this run
@@ -222,6 +181,7 @@ def _run_nbgrader(course: Path, *args: str, notebooks: int = 1) -> limited.Finis
         out, err = result.stdout.decode(errors="replace"), result.stderr.decode(errors="replace")
         raise RuntimeError(f"nbgrader {' '.join(args)} failed:\n{out[-3000:]}\n{err[-3000:]}")
     return result
+
 
 
 # -- the gradebook database (--db) ------------------------------------------------------------
@@ -366,7 +326,7 @@ def _source_is_current(course: Path, assignment: str) -> bool:
 
     Raises when it was made from another version: those grades must not be mixed with new ones.
     """
-    source = SOLUTIONS / assignment / f"{assignment}.ipynb"
+    source = chapter(assignment).solution()
     marker = course / f".source-{assignment}.sha256"
     if not marker.is_file():
         return False
@@ -396,7 +356,7 @@ def _prepare_course(course: Path, assignment: str, db_url: str) -> None:
     _write_private(course / "nbgrader_config.py", config)  # it holds --db, password included
     if _source_is_current(course, assignment):
         return
-    source = SOLUTIONS / assignment / f"{assignment}.ipynb"
+    source = chapter(assignment).solution()
     target = course / "source" / assignment
     target.mkdir(parents=True, exist_ok=True)
     shutil.copy2(source, target / source.name)
@@ -406,7 +366,9 @@ def _prepare_course(course: Path, assignment: str, db_url: str) -> None:
     (course / f".source-{assignment}.sha256").write_text(hashlib.sha256(source.read_bytes()).hexdigest())
 
 
-def _canonical_notebook(assignment: str, result: dict) -> nbformat.NotebookNode:
+
+
+def _canonical_notebook(assignment: str, result: GradingResult) -> nbformat.NotebookNode:
     """The released notebook with the student's solution code, their written answers (as inert
     text) and the verdicts as test outputs. Everything else is the released original.
 
@@ -415,22 +377,20 @@ def _canonical_notebook(assignment: str, result: dict) -> nbformat.NotebookNode:
     """
     from autograder.sanitize import inert_message, visible_controls
 
-    nb = nbformat.read(NOTEBOOKS / assignment / f"{assignment}.ipynb", as_version=4)
-    code = dict(result["cells"])
-    answers = result.get("answers", {})
+    nb = nbformat.read(chapter(assignment).notebook(), as_version=4)
+    code = dict(result.cells)
     for cell in nb.cells:
-        meta = cell.metadata.get("nbgrader", {})
-        if cell.cell_type == "markdown" and meta.get("solution") and meta.get("grade_id") in answers:
-            cell.source = answers[meta["grade_id"]]
-        if cell.cell_type != "code":
-            continue
-        cell.outputs = []
-        if meta.get("solution") and meta.get("grade_id") in code:
-            cell.source = visible_controls(code[meta["grade_id"]])
-        elif meta.get("grade") and meta.get("grade_id") in result["verdicts"]:
-            verdict = result["verdicts"][meta["grade_id"]]
-            message = inert_message(verdict["message"])
-            if verdict["passed"]:
+        role, grade_id = cell_role(cell), cell.metadata.get("nbgrader", {}).get("grade_id")
+        if cell.cell_type == "code":
+            cell.outputs = []
+        if role == ANSWER and grade_id in result.answers:
+            cell.source = result.answers[grade_id]
+        elif role == SOLUTION and grade_id in code:
+            cell.source = visible_controls(code[grade_id])
+        elif role == TEST and grade_id in result.verdicts:
+            verdict = result.verdicts[grade_id]
+            message = inert_message(verdict.message)
+            if verdict.passed:
                 cell.outputs = [nbformat.v4.new_output("stream", name="stdout", text=message + "\n")]
             else:
                 cell.outputs = [nbformat.v4.new_output("error", ename="AssertionError", evalue=message,
@@ -449,30 +409,6 @@ def _write_receipts(target: Path, receipts: dict[str, str]) -> None:
         if name in receipts:
             (target / name).write_text(receipts[name])
 
-
-def _write_grades_csv(course: Path, out: Path, assignment: str, db_url: str, students: list[str],
-                      graded: list[str]) -> int:
-    """grades.csv from the gradebook; returns how many written answers still await manual grading.
-
-    A column per graded cell (test cells, then answer cells). An answer cell's column stays empty
-    until the instructor grades it in nbgrader's formgrader; `score` counts what is graded so far
-    and `max_score` everything, so the CSV is honest at every stage.
-    """
-    from nbgrader.api import Gradebook
-
-    rows, pending = [], 0
-    with Gradebook(db_url) as gradebook:
-        for student in students:
-            notebook = gradebook.find_submission_notebook(assignment, assignment, student)
-            scores = {grade.name: None if grade.needs_manual_grade else grade.score for grade in notebook.grades}
-            pending += sum(1 for grade in notebook.grades if grade.needs_manual_grade)
-            rows.append([student, assignment, _fmt(notebook.score), _fmt(notebook.max_score)]
-                        + [_fmt(scores.get(grade_id, 0.0)) for grade_id in graded])
-    with open(out / "grades.csv", "w", newline="") as fh:
-        writer = csv.writer(fh)
-        writer.writerow(["student_id", "assignment", "score", "max_score"] + graded)
-        writer.writerows(rows)
-    return pending
 
 
 def _grade_fingerprints(assignment: str, db_url: str) -> dict[str, str]:
@@ -533,78 +469,199 @@ def _fmt(value: float | None) -> str:
     return "" if value is None else f"{value:g}"
 
 
-def resource_summary(results: list[dict], timeout: float) -> str:
+
+
+def resource_summary(results: list[GradingResult], timeout: float) -> str:
     """One line: the grader's own peak memory by process kind, and the slowest submission against --timeout.
 
     Only what this run graded counts (a resumed submission carries the figures of its own run).
     """
     import resource
 
-    def most(key: str) -> int:
-        return max((r.get(key, 0) for r in results), default=0)
+    def most(figure: str) -> int:
+        return max((getattr(result, figure) for result in results), default=0)
 
-    slowest = max(results, key=lambda r: r.get("seconds", 0), default={"student_id": "-", "seconds": 0})
+    slowest = max(results, key=lambda result: result.seconds, default=GradingResult("-", "", ""))
     main = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
     nbgrader = max(NBGRADER_PEAK_MB.values(), default=0)
     return (f"grader memory (peak resident): this process {main} MB, checks {most('grader_peak_mb')} MB, "
             f"notebook reader {most('reader_peak_mb')} MB, nbgrader {nbgrader} MB; slowest submission "
-            f"{slowest['student_id']} {slowest['seconds']:g} s (--timeout {timeout:g})")
+            f"{slowest.student_id} {slowest.seconds:g} s (--timeout {timeout:g})")
 
 
-def _grade_submissions(assignment: str, paths: list[Path], out: Path, tests: list[TestCell], answers: list[AnswerCell],
-                       salt: str, jobs: int, timeout: float, memory: float, force: bool, sandbox: str, progress: bool,
-                       warm: bool, cluster: str | None) -> tuple[list[dict], list[dict], dict[str, dict]]:
-    """Collect the submissions and grade those not graded yet; (fresh results, resumed results, receipts).
+# -- the batch: grade() and its steps, in order ------------------------------------------------
 
-    Each fresh result is saved in out/results/ as soon as it arrives, so an interrupted run resumes there.
+@dataclass(frozen=True)
+class Batch:
+    """One `grade` run: the chapter's graded cells, where the run writes, how each submission is graded."""
+
+    assignment: str
+    tests: tuple[TestCell, ...]
+    answers: tuple[AnswerCell, ...]
+    out: Path                 # the --out folder: grades.csv, feedback/, results/, ledger.csv, salt
+    db_url: str
+    salt: str
+    jobs: int
+    timeout: float
+    memory: float
+    sandbox: str
+    warm: bool
+    cluster: str | None
+
+    @property
+    def course(self) -> Path:
+        """nbgrader's course folder (its gradebook too, unless --db names another)."""
+        return self.out / "nbgrader"
+
+    @property
+    def results(self) -> Path:
+        """results/<student>.json: each graded submission's result, the resume point."""
+        return self.out / "results"
+
+
+def grade(assignment: str, paths: list[Path], out: Path, jobs: int = 1, timeout: float = 300.0,
+          memory: float = 4.0, force: bool = False, db_url: str | None = None, sandbox: str = "bwrap",
+          progress: bool = True, warm: bool = True, cluster: str | None = None) -> tuple[list[GradingResult], int]:
+    """Grade every submission in `paths`; write out/grades.csv and out/feedback/.
+
+    `cluster`: a Dask scheduler's address; the submissions are graded on its workers instead of
+    a pool of `jobs` processes here (`autograder.cluster`). Returns the per-submission results
+    and how many written answers await manual grading.
     """
-    from tqdm.auto import tqdm
+    started = time.monotonic()
+    batch = _open(assignment, out, db_url, jobs=jobs, timeout=timeout, memory=memory, sandbox=sandbox, warm=warm,
+                  cluster=cluster)
+    with _course_prepared_meanwhile(batch), _scratch_folder(batch) as scratch:
+        todo, done, receipts = _collect(batch, paths, scratch, force)
+        fresh = _grade(batch, todo, receipts, progress)
+    with gradebook_lock(batch.db_url):  # one run at a time per gradebook
+        bookkeeping_started = time.monotonic()  # nbgrader's bookkeeping, serial, once per run (not the wait)
+        _write_canonical_notebooks(batch, fresh)
+        _autograde(batch, fresh)
+        results = sorted(done + fresh, key=lambda result: result.student_id)
+        _write_feedback(batch, results)
+        pending = _write_grades_csv(batch, [result.student_id for result in results])
+        bookkeeping = time.monotonic() - bookkeeping_started
+    _record_costs(batch, fresh, bookkeeping, time.monotonic() - started)
+    return results, pending
 
-    from autograder import families
-    from autograder.sandbox import prepare as prepare_sandbox
 
-    results_dir = out / "results"
-    forbidden_families = families.for_chapter(assignment)
-    mounts = prepare_sandbox(forbidden_families) if sandbox == "bwrap" and not cluster else []
-    workdir = out / "tmp"
-    workdir.mkdir(exist_ok=True)
-    try:
-        subs = submissions.collect(paths, assignment, workdir=workdir)
-        if not subs:
-            raise submissions.SubmissionError(f"no .ipynb notebooks found in {', '.join(map(str, paths))}")
-        todo, done = [], []
-        receipts = {sub.student_id: sub.receipts for sub in subs}  # a new exchange submission is graded anew
-        for sub in subs:
-            cached = results_dir / f"{sub.student_id}.json"
-            if not force and cached.is_file():
-                previous = json.loads(cached.read_text())
-                if (previous.get("sha256") == sub.sha256 and previous.get("receipts", {}) == sub.receipts
-                        and not previous.get("grader_error")):
-                    done.append(previous)
-                    continue
-            todo.append({"student_id": sub.student_id, "path": str(sub.path), "origin": sub.origin,
-                         "sha256": sub.sha256, "problems": sub.problems, "unusable": sub.unusable, "salt": salt,
-                         "tests": [t.__dict__ for t in tests], "answers": [a.grade_id for a in answers],
-                         "timeout": timeout, "memory": memory, "sandbox": sandbox,
-                         "forbidden": [f.name for f in forbidden_families], "mounts": mounts, "warm": warm})
-        fresh = []
-        if todo:
-            with _graded(todo, jobs, cluster) as graded:
-                bar = tqdm(total=len(todo), desc=f"grading {assignment}", unit="submission", disable=not progress)
-                for result in graded:
-                    result["receipts"] = receipts[result["student_id"]]
-                    (results_dir / f"{result['student_id']}.json").write_text(json.dumps(result, indent=1))
-                    fresh.append(result)
-                    bar.update()
-                bar.close()
-    finally:
-        shutil.rmtree(workdir, ignore_errors=True)
+def _open(assignment: str, out: Path, db_url: str | None, **settings) -> Batch:
+    """Refuse now what would fail every submission; make the --out folder and its salt; the run's Batch."""
+    from autograder import references
+    from autograder.sandbox import SandboxUnavailable, bwrap_path, check_interpreter
 
-    return fresh, done, receipts
+    local_sandbox = settings["sandbox"] == "bwrap" and not settings["cluster"]  # on a cluster, each worker checks its own
+    if local_sandbox and bwrap_path() is None:
+        raise SandboxUnavailable("bubblewrap (bwrap) is not installed: `apt-get install bubblewrap`, "
+                                 "or grade a trusted batch with `--sandbox none`")
+    if local_sandbox:
+        check_interpreter()  # else every worker would fail to start and every submission score 0
+    tests, answers = tuple(autograded_cells(assignment)), tuple(answer_cells(assignment))
+    references.load(assignment)  # a missing, tampered or stale reference file stops the batch here
+    out = out.resolve()
+    (out / "results").mkdir(parents=True, exist_ok=True)
+    (out / "nbgrader").mkdir(parents=True, exist_ok=True)
+    db_url = db_url or default_db_url(out / "nbgrader")
+    check_database(db_url)  # before the batch: a wrong --db must not cost a whole grading run
+    salt_file = out / "salt"
+    if not salt_file.is_file():
+        salt_file.write_text(secrets.token_hex(16))
+    batch = Batch(assignment, tests, answers, out, db_url, salt_file.read_text().strip(), **settings)
+    _source_is_current(batch.course, assignment)  # a gradebook made from other solutions stops the batch here
+    return batch
 
 
 @contextlib.contextmanager
-def _graded(todo: list[dict], jobs: int, cluster: str | None):
+def _course_prepared_meanwhile(batch: Batch):
+    """nbgrader's course folder (`_prepare_course`), prepared in a thread while the body grades;
+    its error, if any, raised after the body."""
+    # Import what both threads use before there are two: Python lets a second thread importing the
+    # same package see it half-initialised ("cannot import name ... partially initialized module").
+    import nbgrader.api  # noqa: F401
+    import nbgrader.utils  # noqa: F401
+
+    from autograder import feedback  # noqa: F401
+
+    preparing = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="nbgrader-course")
+    course_ready = preparing.submit(_prepare_course, batch.course, batch.assignment, batch.db_url)
+    preparing.shutdown(wait=False)
+    try:
+        yield
+    finally:
+        concurrent.futures.wait([course_ready])  # never leave nbgrader half-way through the course folder
+    course_ready.result()  # its error, if any
+
+
+@contextlib.contextmanager
+def _scratch_folder(batch: Batch):
+    """out/tmp/, where zips are unpacked while their submissions are graded; removed afterwards."""
+    scratch = batch.out / "tmp"
+    scratch.mkdir(exist_ok=True)
+    try:
+        yield scratch
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _collect(batch: Batch, paths: list[Path], scratch: Path,
+             force: bool) -> tuple[list[GradingTask], list[GradingResult], dict[str, dict[str, str]]]:
+    """The submissions in `paths`: a task for each not graded yet, the results of the others (resumed
+    from results/, unless `force`), and every submission's exchange receipts."""
+    from autograder import families
+    from autograder.sandbox import prepare as prepare_sandbox
+
+    forbidden = families.for_chapter(batch.assignment)
+    mounts = prepare_sandbox(forbidden) if batch.sandbox == "bwrap" and not batch.cluster else []
+    subs = submissions.collect(paths, batch.assignment, workdir=scratch)
+    if not subs:
+        raise submissions.SubmissionError(f"no .ipynb notebooks found in {', '.join(map(str, paths))}")
+    todo, done = [], []
+    for sub in subs:
+        previous = None if force else _resumable(batch.results / f"{sub.student_id}.json", sub)
+        if previous is not None:
+            done.append(previous)
+            continue
+        todo.append(GradingTask(sub.student_id, sub.origin, sub.sha256, batch.salt, batch.tests,
+                                answers=tuple(a.grade_id for a in batch.answers), path=str(sub.path),
+                                problems=tuple(sub.problems), unusable=sub.unusable, timeout=batch.timeout,
+                                memory=batch.memory, sandbox=batch.sandbox, forbidden=tuple(f.name for f in forbidden),
+                                mounts=tuple(tuple(mount) for mount in mounts), warm=batch.warm))
+    return todo, done, {sub.student_id: sub.receipts for sub in subs}  # a new exchange submission is graded anew
+
+
+def _resumable(cached: Path, sub: submissions.Submission) -> GradingResult | None:
+    """The result saved for `sub` by an earlier run, if it is of the same notebook and receipts and not a grader error."""
+    if not cached.is_file():
+        return None
+    previous = json.loads(cached.read_text())
+    if (previous.get("sha256") == sub.sha256 and previous.get("receipts", {}) == sub.receipts
+            and not previous.get("grader_error")):
+        return GradingResult.from_dict(previous)
+    return None
+
+
+def _grade(batch: Batch, todo: list[GradingTask], receipts: dict[str, dict[str, str]],
+           progress: bool) -> list[GradingResult]:
+    """Grade every task; save each result in results/ as soon as it arrives, so an interrupted run resumes there."""
+    from tqdm.auto import tqdm
+
+    fresh = []
+    if not todo:
+        return fresh
+    with _graded(todo, batch.jobs, batch.cluster) as graded:
+        bar = tqdm(total=len(todo), desc=f"grading {batch.assignment}", unit="submission", disable=not progress)
+        for result in graded:
+            result.receipts = receipts[result.student_id]
+            (batch.results / f"{result.student_id}.json").write_text(json.dumps(result.to_dict(), indent=1))
+            fresh.append(result)
+            bar.update()
+        bar.close()
+    return fresh
+
+
+@contextlib.contextmanager
+def _graded(todo: list[GradingTask], jobs: int, cluster: str | None):
     """Each task's result as it completes: from `jobs` processes here, or from the Dask cluster at `cluster`."""
     if cluster:
         from autograder import cluster as dask_cluster
@@ -619,85 +676,65 @@ def _graded(todo: list[dict], jobs: int, cluster: str | None):
         pool.join()
 
 
-def grade(assignment: str, paths: list[Path], out: Path, jobs: int = 1, timeout: float = 300.0,
-          memory: float = 4.0, force: bool = False, db_url: str | None = None, sandbox: str = "bwrap",
-          progress: bool = True, warm: bool = True, cluster: str | None = None) -> tuple[list[dict], int]:
-    """Grade every submission in `paths`; write out/grades.csv and out/feedback/.
+def _write_canonical_notebooks(batch: Batch, fresh: list[GradingResult]) -> None:
+    """nbgrader's submitted/<student>/: the canonical notebook of each fresh result, with its receipts."""
+    for result in fresh:
+        for stage in ("submitted", "autograded", "feedback"):
+            shutil.rmtree(batch.course / stage / result.student_id / batch.assignment, ignore_errors=True)
+        target = batch.course / "submitted" / result.student_id / batch.assignment
+        target.mkdir(parents=True)
+        nbformat.write(_canonical_notebook(batch.assignment, result), target / f"{batch.assignment}.ipynb")
+        _write_receipts(target, result.receipts)
 
-    `cluster`: a Dask scheduler's address; the submissions are graded on its workers instead of
-    a pool of `jobs` processes here (`autograder.cluster`). Returns the per-submission results
-    and how many written answers await manual grading.
+
+def _autograde(batch: Batch, fresh: list[GradingResult]) -> None:
+    """`nbgrader autograde` of the fresh submissions: their scores into the gradebook."""
+    if not fresh and (batch.out / "grades.csv").is_file():
+        return
+    submitted = sorted(p.name for p in (batch.course / "submitted").iterdir() if p.is_dir())
+    writers = 1 if batch.db_url.startswith("sqlite") else batch.jobs  # SQLite: one writer at a time, or "database is locked"
+    _run_nbgrader_shared(batch.course, "autograde", batch.assignment, [r.student_id for r in fresh], submitted, writers)
+
+
+def _write_feedback(batch: Batch, results: list[GradingResult]) -> None:
+    """`nbgrader generate_feedback` where grades changed, then out/feedback/<student>/<assignment>.html for all."""
+    _refresh_feedback(batch.course, batch.assignment, batch.db_url, jobs=batch.jobs)
+    for result in results:
+        html = batch.course / "feedback" / result.student_id / batch.assignment / f"{batch.assignment}.html"
+        if html.is_file():
+            (batch.out / "feedback" / result.student_id).mkdir(parents=True, exist_ok=True)
+            shutil.copy2(html, batch.out / "feedback" / result.student_id / f"{batch.assignment}.html")
+
+
+def _write_grades_csv(batch: Batch, students: list[str]) -> int:
+    """grades.csv from the gradebook; returns how many written answers still await manual grading.
+
+    A column per graded cell (test cells, then answer cells). An answer cell's column stays empty
+    until the instructor grades it in nbgrader's formgrader; `score` counts what is graded so far
+    and `max_score` everything, so the CSV is honest at every stage.
     """
+    from nbgrader.api import Gradebook
+
+    graded = [cell.grade_id for cell in (*batch.tests, *batch.answers)]
+    rows, pending = [], 0
+    with Gradebook(batch.db_url) as gradebook:
+        for student in students:
+            notebook = gradebook.find_submission_notebook(batch.assignment, batch.assignment, student)
+            scores = {grade.name: None if grade.needs_manual_grade else grade.score for grade in notebook.grades}
+            pending += sum(1 for grade in notebook.grades if grade.needs_manual_grade)
+            rows.append([student, batch.assignment, _fmt(notebook.score), _fmt(notebook.max_score)]
+                        + [_fmt(scores.get(grade_id, 0.0)) for grade_id in graded])
+    with open(batch.out / "grades.csv", "w", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["student_id", "assignment", "score", "max_score"] + graded)
+        writer.writerows(rows)
+    return pending
+
+
+def _record_costs(batch: Batch, fresh: list[GradingResult], bookkeeping: float, wall: float) -> None:
+    """The run's rows in out/ledger.csv; its figures and summary line in LAST_RUN."""
     from autograder import ledger
-    from autograder.sandbox import SandboxUnavailable, bwrap_path, check_interpreter
 
-    run_started = time.monotonic()
-
-    if sandbox == "bwrap" and bwrap_path() is None and not cluster:  # on a cluster, each worker checks its own
-        raise SandboxUnavailable("bubblewrap (bwrap) is not installed: `apt-get install bubblewrap`, "
-                                 "or grade a trusted batch with `--sandbox none`")
-    if sandbox == "bwrap" and not cluster:
-        check_interpreter()  # else every worker would fail to start and every submission score 0
-    tests = autograded_cells(assignment)
-    answers = answer_cells(assignment)
-    from autograder import references
-
-    references.load(assignment)  # a missing, tampered or stale reference file stops the batch here
-    out = out.resolve()
-    course = out / "nbgrader"
-    (out / "results").mkdir(parents=True, exist_ok=True)
-    course.mkdir(parents=True, exist_ok=True)
-    db_url = db_url or default_db_url(course)
-    check_database(db_url)  # before the batch: a wrong --db must not cost a whole grading run
-    salt_file = out / "salt"
-    if not salt_file.is_file():
-        salt_file.write_text(secrets.token_hex(16))
-    salt = salt_file.read_text().strip()
-
-    _source_is_current(course, assignment)  # a gradebook made from other solutions stops the batch here
-    # Import what both threads use before there are two: Python lets a second thread importing the
-    # same package see it half-initialised ("cannot import name ... partially initialized module").
-    import nbgrader.api  # noqa: F401
-    import nbgrader.utils  # noqa: F401
-
-    from autograder import feedback  # noqa: F401
-
-    preparing = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="nbgrader-course")
-    course_ready = preparing.submit(_prepare_course, course, assignment, db_url)
-    preparing.shutdown(wait=False)
-    try:
-        fresh, done, receipts = _grade_submissions(assignment, paths, out, tests, answers, salt, jobs, timeout,
-                                                   memory, force, sandbox, progress, warm, cluster)
-    finally:
-        concurrent.futures.wait([course_ready])  # never leave nbgrader half-way through the course folder
-    course_ready.result()  # its error, if any
-
-    with gradebook_lock(db_url):  # one run at a time per gradebook
-        bookkeeping_started = time.monotonic()  # nbgrader's bookkeeping, serial, once per run (not the wait)
-        for result in fresh:
-            student = result["student_id"]
-            for stage in ("submitted", "autograded", "feedback"):
-                shutil.rmtree(course / stage / student / assignment, ignore_errors=True)
-            target = course / "submitted" / student / assignment
-            target.mkdir(parents=True)
-            nbformat.write(_canonical_notebook(assignment, result), target / f"{assignment}.ipynb")
-            _write_receipts(target, result.get("receipts", {}))
-        all_results = sorted(done + fresh, key=lambda r: r["student_id"])
-        if fresh or not (out / "grades.csv").is_file():
-            submitted = sorted(p.name for p in (course / "submitted").iterdir() if p.is_dir())
-            writers = 1 if db_url.startswith("sqlite") else jobs  # SQLite: one writer at a time, or "database is locked"
-            _run_nbgrader_shared(course, "autograde", assignment, [r["student_id"] for r in fresh], submitted, writers)
-        _refresh_feedback(course, assignment, db_url, jobs=jobs)
-        feedback = out / "feedback"
-        for result in all_results:
-            html = course / "feedback" / result["student_id"] / assignment / f"{assignment}.html"
-            if html.is_file():
-                (feedback / result["student_id"]).mkdir(parents=True, exist_ok=True)
-                shutil.copy2(html, feedback / result["student_id"] / f"{assignment}.html")
-        pending = _write_grades_csv(course, out, assignment, db_url, [r["student_id"] for r in all_results],
-                                    [t.grade_id for t in tests] + [a.grade_id for a in answers])
-        bookkeeping = time.monotonic() - bookkeeping_started
     LAST_RUN.clear()
-    LAST_RUN.update(ledger.record(out, assignment, fresh, jobs=jobs, bookkeeping_seconds=bookkeeping,
-                                  wall_seconds=time.monotonic() - run_started))
-    return all_results, pending
+    LAST_RUN.update(ledger.record(batch.out, batch.assignment, fresh, jobs=batch.jobs, bookkeeping_seconds=bookkeeping,
+                                  wall_seconds=wall))

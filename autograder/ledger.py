@@ -5,7 +5,7 @@ run to OUT/ledger.csv (a run that resumes adds rows, never rewrites old ones) an
 run's figures and a one-line summary, which the `grade` command prints last. The same figures
 feed the planner (`autograder.plan`).
 
-The figures of one submission (also in OUT/results/<student>.json):
+The figures of one submission (a `GradingResult`'s, also in OUT/results/<student>.json):
   wall_seconds         its whole grading, reading to last check (the result's `seconds`)
   cpu_seconds          checker + reader + worker CPU time
   checker_cpu_seconds  the checks, in the grader's pool process
@@ -24,6 +24,8 @@ import statistics
 import time
 from pathlib import Path
 
+from autograder.records import GradingResult
+
 LEDGER = "ledger.csv"
 SUBMISSION_FIELDS = ["wall_seconds", "cpu_seconds", "checker_cpu_seconds", "reader_cpu_seconds",
                      "worker_cpu_seconds", "worker_peak_mb", "grader_peak_mb", "reader_peak_mb"]
@@ -31,13 +33,13 @@ COLUMNS = (["run_id", "run_started", "assignment", "jobs", "student_id"] + SUBMI
            + ["run_submissions", "run_wall_seconds", "run_bookkeeping_seconds"])
 
 
-def submission_row(result: dict) -> dict:
+def submission_row(result: GradingResult) -> dict:
     """The ledger's figures of one graded submission (0 for what a failed grading did not measure)."""
-    row = {name: result.get(name, 0) for name in SUBMISSION_FIELDS[1:]}
-    return {"student_id": result["student_id"], "wall_seconds": result.get("seconds", 0.0), **row}
+    row = {name: getattr(result, name) for name in SUBMISSION_FIELDS[1:]}
+    return {"student_id": result.student_id, "wall_seconds": result.seconds, **row}
 
 
-def record(out: Path, assignment: str, results: list[dict], jobs: int, bookkeeping_seconds: float,
+def record(out: Path, assignment: str, results: list[GradingResult], jobs: int, bookkeeping_seconds: float,
            wall_seconds: float) -> dict:
     """Append this run's rows to OUT/ledger.csv; return the run's figures with its `summary` line."""
     run = {"run_id": f"{time.strftime('%Y%m%dT%H%M%S')}-{secrets.token_hex(3)}",

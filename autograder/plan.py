@@ -108,7 +108,7 @@ def measure(assignment: str, runs: int = 3, jobs: int = 1, sandbox: str = "bwrap
                 f"with --jobs {batch_jobs} ...", flush=True)
             results, _ = grading.grade(assignment, [folder / "submissions"], folder / "out", jobs=batch_jobs,
                                        timeout=timeout, memory=memory, force=True, sandbox=sandbox, progress=False)
-            passed &= all(v["passed"] for r in results for v in r["verdicts"].values())
+            passed &= all(outcome.passed for result in results for outcome in result.verdicts.values())
             entries.append(dict(grading.LAST_RUN))
     return entries[:runs], (entries[runs] if jobs > 1 else None), passed
 

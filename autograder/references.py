@@ -14,11 +14,12 @@ import io
 import json
 from pathlib import Path
 
-import nbformat
 import numpy as np
 
-ROOT = Path(__file__).resolve().parent.parent
-REFERENCE_DIR = ROOT / "data" / "reference"
+from dlcourse import course
+
+ROOT = course.ROOT
+REFERENCE_DIR = course.REFERENCE_DIR
 CHECKSUMS = REFERENCE_DIR / "checksums.json"
 REBUILD_COMMAND = "python -m autograder references"
 
@@ -27,11 +28,9 @@ class ReferenceFileError(RuntimeError):
     """A reference file is missing, or differs from the checksum recorded when it was built."""
 
 
-def solution_cells(chapter: str, root: Path = ROOT) -> dict[str, str]:
+def solution_cells(chapter: str) -> dict[str, str]:
     """{grade_id: source} of the nbgrader solution cells of solutions/<chapter>/<chapter>.ipynb, in order."""
-    nb = nbformat.read(root / "solutions" / chapter / f"{chapter}.ipynb", as_version=4)
-    return {cell.metadata["nbgrader"]["grade_id"]: cell.source for cell in nb.cells
-            if cell.cell_type == "code" and cell.metadata.get("nbgrader", {}).get("solution")}
+    return {cell["metadata"]["nbgrader"]["grade_id"]: cell["source"] for cell in course.source_cells(chapter, course.SOLUTION)}
 
 
 def solution_namespace(chapter: str) -> dict:

@@ -23,9 +23,9 @@ import nbformat
 
 from dlcourse import course
 
-ROOT = Path(__file__).resolve().parent.parent
-SOLUTIONS = ROOT / "solutions"
-NOTEBOOKS = ROOT / "notebooks"
+ROOT = course.ROOT
+SOLUTIONS = course.SOLUTIONS
+NOTEBOOKS = course.NOTEBOOKS
 
 _COLAB_LINK = re.compile(r"colab\.research\.google\.com/github/[\w.-]+/[\w.-]+/blob/[\w.-]+/")
 _CLONE_URL = re.compile(r"https://github\.com/[\w.-]+/[\w.-]+\.git")
@@ -56,8 +56,7 @@ RAISES = "raises-exception"
 
 def is_test_cell(cell) -> bool:
     """An autograded test cell: nbgrader grades it by whether it raises."""
-    meta = cell.get("metadata", {}).get("nbgrader", {})
-    return cell.get("cell_type") == "code" and bool(meta.get("grade")) and not meta.get("solution")
+    return course.cell_role(cell) == course.TEST
 
 
 def untagged_test_cells(nb) -> list[str]:

@@ -14,12 +14,12 @@ from pathlib import Path
 
 from autograder import forbidden, submissions
 from autograder.checks import LocalImplementation, forbidden_names, parts as all_parts, run_part
+from dlcourse import course
+from dlcourse.course import TEST, cell_role
 
 
 def _parts_of(chapter: str) -> list[str]:
-    from autograder.grading import autograded_cells
-
-    return list(dict.fromkeys(t.part for t in autograded_cells(chapter)))
+    return list(dict.fromkeys(test.part for test in course.autograded_cells(chapter)))
 
 
 def shortcut_findings(part: str, source: str | None) -> list[str]:
@@ -76,26 +76,24 @@ def check_all(chapter: str, namespace: dict) -> None:
 def validate(path: Path) -> int:
     """Report on a saved notebook; 0 when every visible check passes and no test cell was changed."""
     from autograder import families
-    from autograder.grading import graded_assignments
-    from autograder.release import NOTEBOOKS
     from autograder.remote import RemoteImplementation
 
-    chapter = next((c for c in graded_assignments() if path.stem.startswith(c)), None)
+    graded = [c.name for c in course.GRADED]
+    chapter = next((c for c in graded if path.stem.startswith(c)), None)
     nb = json.loads(path.read_text(encoding="utf-8"))
     if chapter is None:
         ids = {c.get("metadata", {}).get("nbgrader", {}).get("grade_id") for c in nb.get("cells", [])}
-        chapter = next((c for c in graded_assignments() if set(_parts_of(c)) & ids), None)
+        chapter = next((c for c in graded if set(_parts_of(c)) & ids), None)
     if chapter is None:
         print(f"{path}: not a graded chapter's notebook")
         return 2
     problems = []
-    released = json.loads((NOTEBOOKS / chapter / f"{chapter}.ipynb").read_text())
+    released = json.loads(course.chapter(chapter).notebook().read_text())
     theirs = {c.get("metadata", {}).get("nbgrader", {}).get("grade_id"): "".join(c.get("source", ""))
               for c in nb.get("cells", [])}
     for cell in released["cells"]:
-        meta = cell.get("metadata", {}).get("nbgrader", {})
-        if meta.get("grade") and not meta.get("solution"):
-            grade_id = meta["grade_id"]
+        if cell_role(cell) == TEST:
+            grade_id = cell["metadata"]["nbgrader"]["grade_id"]
             if grade_id not in theirs:
                 problems.append(f"test cell {grade_id} was deleted (the grader uses the original)")
             elif theirs[grade_id] != "".join(cell["source"]):

@@ -11,6 +11,8 @@ import json
 import re
 from pathlib import Path
 
+from dlcourse.course import grade_id_of
+
 ROOT = Path(__file__).resolve().parent.parent
 SUBMISSIONS = Path(__file__).resolve().parent / "submissions"
 
@@ -53,7 +55,7 @@ def local_verdicts(parts: dict, namespace: dict) -> dict[str, str | None]:
     result = {}
     for part, check in parts.items():
         for hidden in (False, True):
-            grade_id = f"test_{part}_hidden" if hidden else f"test_{part}"
+            grade_id = grade_id_of(part, hidden)
             try:
                 check(LocalImplementation(dict(namespace)), hidden)
                 result[grade_id] = None
@@ -108,7 +110,7 @@ def assert_sample_files_complete(chapter: str, parts: dict, keywords: dict[str, 
     assert sorted(s for s in stems if s.startswith("mistake_")) == sorted(keywords)
     for stem in stems:
         assert list(parse_variant(folder / f"{stem}.py")) == list(parts), stem
-        assert sorted(want[stem]) == sorted(f"test_{p}{s}" for p in parts for s in ("", "_hidden"))
+        assert sorted(want[stem]) == sorted(grade_id_of(p, hidden) for p in parts for hidden in (False, True))
 
 
 def assert_expected_verdicts(chapter: str, stem: str, parts: dict, keywords: dict[str, str],

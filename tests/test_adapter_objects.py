@@ -17,6 +17,7 @@ from autograder import protocol, sandbox
 from autograder.checks import CheckFailed, LocalImplementation, StudentError, early_stopping
 from autograder.checks.adapter import probe_model, probe_state_template
 from autograder.remote import RemoteImplementation, WorkerDied
+from dlcourse.course import grade_id_of
 from notebook_runner import ROOT
 from sample_notebooks import execute_variant, local_verdicts, parse_variant
 
@@ -215,9 +216,9 @@ def test_the_early_stopping_checks_give_the_same_verdicts_in_the_sandbox(stem):
         for hidden in (False, True):
             try:
                 early_stopping.PARTS["EarlyStopping"](impl, hidden)
-                there[f"test_EarlyStopping{'_hidden' if hidden else ''}"] = None
+                there[grade_id_of("EarlyStopping", hidden)] = None
             except CheckFailed as failure:
-                there[f"test_EarlyStopping{'_hidden' if hidden else ''}"] = str(failure)
+                there[grade_id_of("EarlyStopping", hidden)] = str(failure)
     assert {k: v is None for k, v in here.items()} == {k: v is None for k, v in there.items()}
     if stem.startswith("mistake"):
         assert all("shallow copy" in message for message in there.values())

@@ -20,6 +20,7 @@ import pytest
 
 from autograder import references
 from autograder.checks import CheckFailed, LocalImplementation, batchnorm
+from dlcourse import course
 from notebook_runner import ROOT
 from sample_notebooks import assert_expected_verdicts, assert_sample_files_complete, execute_variant as namespace_of, parse_variant
 
@@ -104,9 +105,9 @@ def test_submission_gets_the_expected_verdicts(stem):
 def test_every_mistake_a_hidden_test_catches_fails_the_self_check_too():
     """No rule is graded by the hidden tests alone: a sample failing a part's hidden test fails its visible one."""
     for stem, verdicts in EXPECTED.items():
-        for cell, passed in verdicts.items():
-            if cell.endswith("_hidden") and not passed:
-                assert not verdicts[cell.removesuffix("_hidden")], f"{stem}: {cell} fails but its self-check passes"
+        for test in course.autograded_cells(batchnorm.CHAPTER):
+            if test.hidden and not verdicts[test.grade_id]:
+                assert not verdicts[course.grade_id_of(test.part)], f"{stem}: {test.grade_id} fails but its self-check passes"
 
 
 @pytest.mark.slow

@@ -22,11 +22,12 @@ import pytest
 
 from autograder import sandbox
 from autograder.grading import answer_cells, autograded_cells
+from dlcourse import course
 from sample_notebooks import ROOT, expected, fill_in, variants, write
 
 pytestmark = [pytest.mark.slow,
               pytest.mark.skipif(sandbox.bwrap_path() is None, reason="bubblewrap not installed (.ci/run installs it)")]
-CHAPTERS = ["02_dropout", "03_batchnorm", "04_initialization", "05_overfitting"]
+CHAPTERS = [chapter.name for chapter in course.GRADED]
 
 
 def tree_digest(*folders: Path) -> str:
@@ -67,8 +68,8 @@ def batch(chapter: str, folder: Path) -> dict[str, dict[str, bool]]:
 
     Chapter 02 carries the specification's hostile classes (hostile.py), the grader's limits
     (hostile_limits.py: huge cells, JSON bombs, privileged reads, fork bombs, sleeping past the
-    deadline, and entries that are links or folders); 02, 03 and 04 the routes to the forbidden
-    library (hostile_forbidden.py).
+    deadline, and entries that are links or folders); every chapter that forbids a library (its
+    `forbids` in dlcourse.course) the routes to it (hostile_forbidden.py).
     """
     sys.path.insert(0, str(Path(__file__).parent / "submissions"))
     from hostile import hostile_submissions
@@ -76,7 +77,7 @@ def batch(chapter: str, folder: Path) -> dict[str, dict[str, bool]]:
     from hostile_limits import filesystem_entries, hostile_limit_submissions
 
     built = {name: (fill_in(chapter, code), expected(chapter)[name]) for name, code in variants(chapter).items()}
-    if chapter in ("02_dropout", "03_batchnorm", "04_initialization"):
+    if course.chapter(chapter).forbids:
         built.update(hostile_forbidden_submissions(chapter))
     if chapter == "02_dropout":
         built.update(hostile_submissions())

@@ -266,11 +266,13 @@ def test_worker_sees_no_file_outside_python_and_the_course_packages(tmp_path):
 
 def test_a_grader_failure_on_one_submission_is_reported_and_retried_next_run(tmp_path):
     from autograder.grading import grade_one_safely
+    from autograder.records import GradingResult, GradingTask
+    from dlcourse.course import TestCell
 
     path = _nb(tmp_path / "x.ipynb", [{"cell_type": "code", "source": "def p():\n    return 1\n", "metadata": {}}])
-    task = {"student_id": "x", "sha256": "0", "origin": "o", "problems": [], "path": str(path),
-            "tests": [{"grade_id": "test_p", "part": "p", "hidden": False, "points": 1.0}],
-            "timeout": 10, "memory": 4, "sandbox": "none"}  # no "salt": the grader itself trips
+    task = GradingTask("x", "o", "0", "salt", (TestCell("test_p", "p", False, 1.0),), path=str(path),
+                       timeout=10, sandbox="none")  # no checks for a part "p": the grader itself trips
     result = grade_one_safely(task)
-    assert result["grader_error"] and not result["verdicts"]["test_p"]["passed"]
-    assert "could not grade this submission" in result["verdicts"]["test_p"]["message"]
+    assert result.grader_error and not result.verdicts["test_p"].passed
+    assert "could not grade this submission" in result.verdicts["test_p"].message
+    assert GradingResult.from_dict(json.loads(json.dumps(result.to_dict()))) == result  # as results/ keeps it

@@ -6,29 +6,30 @@ The grading command runs the same checks in its own clean process against the st
 executing in a sandboxed worker (`autograder.worker`), so nothing the student's code does to
 its own interpreter can change a verdict.
 
-Each chapter module (listed in CHAPTER_MODULES) exports CHAPTER, build_references and PARTS, a
-table {name: Part} (part.py): each part's visible checks, hidden checks, known mistakes and the
-library names its source must not use. One runner (runner.py) executes a part everywhere and owns
-seeding, references, the forbidden rule and the wording of verdicts. The checks reach the
-student's code through the shared vocabulary: calling.py (calling it, and what it raised),
-closeness.py (named tolerances), formatting.py (values in messages), seeds.py (fresh inputs),
-mistakes.py (known mistakes and matching a result against them).
+Each chapter module (CHAPTER_MODULES: the `checks` of the graded chapters in `dlcourse.course`)
+exports CHAPTER (derived from the same model), build_references and PARTS, a table {name: Part}
+(part.py): each part's visible checks, hidden checks, known mistakes and the library names its
+source must not use. One runner (runner.py) executes a part everywhere and owns seeding,
+references, the forbidden rule and the wording of verdicts. The checks reach the student's code
+through the shared vocabulary: calling.py (calling it, and what it raised), closeness.py (named
+tolerances), formatting.py (values in messages), seeds.py (fresh inputs), mistakes.py (known
+mistakes and matching a result against them).
 """
 from __future__ import annotations
 
 from autograder.checks.adapter import CheckFailed, LocalImplementation, Rng, StudentError
 from autograder.checks.part import Part
 from autograder.checks.runner import run_part
+from dlcourse import course
 
-CHAPTER_MODULES = ("dropout", "batchnorm", "initialization", "early_stopping")
+CHAPTER_MODULES = tuple(chapter.checks for chapter in course.GRADED)
 
 
 def chapter_modules() -> dict:
-    """{chapter folder name: its check module}, for every graded chapter."""
+    """{chapter folder name: its check module}, for every graded chapter, in course order."""
     import importlib
 
-    modules = [importlib.import_module(f"autograder.checks.{name}") for name in CHAPTER_MODULES]
-    return {module.CHAPTER: module for module in modules}
+    return {chapter.name: importlib.import_module(f"autograder.checks.{chapter.checks}") for chapter in course.GRADED}
 
 
 def parts() -> dict[str, Part]:

@@ -31,8 +31,9 @@ from autograder.checks.closeness import PerDtype, Tolerance, close
 from autograder.checks.formatting import call as call_text
 from autograder.checks.gradients import central_difference
 from autograder.checks.part import Part, table
+from dlcourse import course
 
-CHAPTER = "03_batchnorm"
+CHAPTER = course.checked_by(__name__).name  # the chapter dlcourse.course says this module grades
 FORBIDDEN_NAMES = forbidden.NORMALIZATION_NAMES | forbidden.COMPOSITE_NAMES  # the exercise: implement it with elementary tensor operations
 BUFFERS = ("running_mean", "running_var", "num_batches_tracked")
 STATE_KEYS = {"weight", "bias", "running_mean", "running_var", "num_batches_tracked"}

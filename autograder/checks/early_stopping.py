@@ -44,8 +44,9 @@ from autograder.checks.calling import expect_error, raised
 from autograder.checks.formatting import call as call_text, exact
 from autograder.checks.mistakes import Mistake
 from autograder.checks.part import Part, table
+from dlcourse import course
 
-CHAPTER = "05_overfitting"
+CHAPTER = course.checked_by(__name__).name  # the chapter dlcourse.course says this module grades
 NAME = "EarlyStopping"
 ATTRIBUTES = ("best_loss", "best_epoch", "counter")
 DEFAULTS = {"patience": 5, "min_delta": 0.0, "restore_best_weights": True}

@@ -35,8 +35,9 @@ from autograder.checks.closeness import Tolerance, close
 from autograder.checks.formatting import number
 from autograder.checks.part import Part, table
 from autograder.checks.seeds import fresh_seed
+from dlcourse import course
 
-CHAPTER = "04_initialization"
+CHAPTER = course.checked_by(__name__).name  # the chapter dlcourse.course says this module grades
 # The library routes the exercise forbids: a solution must compute fans and bounds itself. The
 # grader scans each solution cell's source for these names (autograder/forbidden.py), besides the
 # indirect routes (getattr, __import__, ...) it always flags. "init" itself is NOT in the list:
