@@ -87,7 +87,7 @@ WEIGHT_MESSAGES = {
     "shallow": ("keeps a shallow copy of the weights: model.state_dict() returns references to the model's "
                 "live tensors, which training then changes in place, so the copy you load back already holds "
                 "the latest weights. Keep a deep copy: copy.deepcopy(model.state_dict()) or "
-                "{k: v.detach().clone() for k, v in model.state_dict().items()}"),
+                "{{k: v.detach().clone() for k, v in model.state_dict().items()}}"),
     "not_restored": ("returned True but did not load the best weights back into the model: keep a deep copy "
                      "of model.state_dict() at each improvement and, when you stop, call "
                      "model.load_state_dict(that copy)"),
