@@ -140,7 +140,7 @@ def test_hidden_cases_are_fresh_and_catch_every_mistake():
         assert any(c.defaults for c in cases) and any(not c.restore for c in cases) and any(c.restore for c in cases)
         assert any(any(x != x for x in c.losses) for c in cases), "some case must hold a NaN"
         for mistake in early_stopping.RULE_MISTAKES:
-            if mistake != "epoch_from_0":
+            if mistake != "best_epoch_from_0":
                 caught = sum(early_stopping._oracle(c.losses, c.patience, c.min_delta, mistake)
                              != early_stopping._oracle(c.losses, c.patience, c.min_delta) for c in cases)
                 assert caught >= 2, mistake
