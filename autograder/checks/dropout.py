@@ -98,7 +98,7 @@ MISTAKES = mistakes.table(
     gradient_nan_at_p1="the input gradient holds NaN or inf at p = 1 (guard the division by 1 - p)",
     gradient_wrong=("the input gradient should be dout * mask / (1 - p) with the mask of this forward pass (build the "
                     "output from x with torch operations so autograd sees them)"),
-    module_eval_zeros=("the output is zeros: eval mode is the identity whatever p (handle self.training before "
+    module_eval_zeros_at_p1=("the output is zeros: eval mode is the identity whatever p (handle self.training before "
                        "p == 1)"),
     module_eval_scaled="eval output is scaled: with inverted dropout eval is the identity",
     ignores_training_flag=("the module still drops units after .eval(): check self.training in forward and return "
@@ -445,7 +445,7 @@ def _check_module_eval(module, what, x, dout, p) -> None:
     out, dx, _ = _module_call(call, module.forward_backward, x, dout)
     if not np.array_equal(out, x):
         if p == 1.0 and np.all(out == 0):
-            raise MISTAKES["module_eval_zeros"].failure(call)
+            raise MISTAKES["module_eval_zeros_at_p1"].failure(call)
         if p > 0 and close(out, x * (1.0 - p), FORMULA(x.dtype)):
             raise MISTAKES["module_eval_scaled"].failure(call)
         if np.any((out == 0) & (x != 0)):
