@@ -116,7 +116,7 @@ DEFAULT_MESSAGES = {
                          "patience={patience}"),
     "default_restore": ("EarlyStopping() must default to restore_best_weights=True: with no arguments yours did not load "
                 "the best weights back when it stopped"),
-    "default_other": ("EarlyStopping() with no arguments must behave as EarlyStopping(patience=5, min_delta=0.0, "
+    "defaults_wrong": ("EarlyStopping() with no arguments must behave as EarlyStopping(patience=5, min_delta=0.0, "
               "restore_best_weights=True), and yours does not: check the defaults in the signature of __init__"),
 }
 # What the object answers and holds, and how it is built.
@@ -307,7 +307,7 @@ def _wrong_default(runs: list[Run]) -> tuple[Mistake, dict]:
     for patience in range(1, 21):
         if patience != DEFAULTS["patience"] and stops_like(patience, 0.0):
             return MISTAKES["default_patience"], {"patience": patience}
-    return MISTAKES["default_other"], {}
+    return MISTAKES["defaults_wrong"], {}
 
 
 def _yours_and_expected(run: Run) -> str:
