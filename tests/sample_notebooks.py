@@ -65,9 +65,15 @@ def local_verdicts(parts: dict, namespace: dict) -> dict[str, str | None]:
     return result
 
 
-def names_the_mistake(keyword: str, message: str) -> bool:
-    """A sample's expected diagnosis: the key of the mistake the message names, or words it contains."""
-    return keyword == getattr(message, "mistake", None) or keyword in message
+def expected_keys(keys: str | tuple[str, ...]) -> tuple[str, ...]:
+    """A sample's KEYWORDS entry as a tuple: the key of its mistake, or the keys of a mistake that
+    shows as different diagnoses in different checks (a forward pass wrong, and so its backward)."""
+    return (keys,) if isinstance(keys, str) else tuple(keys)
+
+
+def names_the_mistake(keys: str | tuple[str, ...], failure: Failure) -> bool:
+    """Whether a failure names the sample's expected diagnosis: its mistake key is the key (one of the keys)."""
+    return getattr(failure, "mistake", None) in expected_keys(keys)
 
 
 def released_notebook(chapter: str, language: str | None = None) -> dict:
@@ -100,26 +106,37 @@ def write(nb: dict, path: Path) -> Path:
     return path
 
 
-def assert_sample_files_complete(chapter: str, parts: dict, keywords: dict[str, str]) -> None:
-    """Every sample file of `chapter` has a verdict for every test cell; every mistake has a diagnosis keyword."""
+def chapter_mistakes(parts: dict) -> dict:
+    """{key: Mistake} of the chapter whose PARTS are `parts` (every part holds its chapter's MISTAKES)."""
+    return {key: mistake for part in parts.values() for key, mistake in getattr(part, "mistakes", {}).items()}
+
+
+def assert_sample_files_complete(chapter: str, parts: dict, keywords: dict[str, str | tuple[str, ...]]) -> None:
+    """Every sample file of `chapter` has a verdict for every test cell; every mistake has a diagnosis keyword,
+    the key (or keys) of a known mistake of the chapter."""
     folder = SUBMISSIONS / chapter
     want = expected(chapter)
     stems = sorted(p.stem for p in folder.glob("*.py"))
     assert stems == sorted(want)
     assert sum(s.startswith("correct_") for s in stems) >= 3
     assert sorted(s for s in stems if s.startswith("mistake_")) == sorted(keywords)
+    known = chapter_mistakes(parts)
+    unknown = {stem: keys for stem, keys in keywords.items() if not set(expected_keys(keys)) <= set(known)}
+    assert not unknown, f"KEYWORDS that are no mistake key of {chapter}: {unknown}"
     for stem in stems:
         assert list(parse_variant(folder / f"{stem}.py")) == list(parts), stem
         assert sorted(want[stem]) == sorted(grade_id_of(p, hidden) for p in parts for hidden in (False, True))
 
 
-def assert_expected_verdicts(chapter: str, stem: str, parts: dict, keywords: dict[str, str],
-                             diagnosed=names_the_mistake) -> None:
-    """The sample `stem` passes and fails exactly the cells expected.json says, each failure naming its mistake."""
+def assert_expected_verdicts(chapter: str, stem: str, parts: dict, keywords: dict[str, str | tuple[str, ...]]) -> None:
+    """The sample `stem` passes and fails exactly the cells expected.json says, each failure naming its
+    mistake: the key KEYWORDS gives (or one of its keys, each of which some failure names)."""
     want = expected(chapter)[stem]
     got = local_verdicts(parts, execute_variant(SUBMISSIONS / chapter / f"{stem}.py"))
     wrong = {cell: message for cell, message in got.items() if (message is None) != want[cell]}
     assert not wrong, f"{stem}: unexpected verdicts (None = passed): {wrong}"
     if stem in keywords:
         failures = [message for message in got.values() if message is not None]
-        assert failures and all(diagnosed(keywords[stem], message) for message in failures), (stem, failures)
+        named = [(message.mistake, str(message)) for message in failures]
+        assert failures and all(names_the_mistake(keywords[stem], message) for message in failures), (stem, named)
+        assert {key for key, _ in named} == set(expected_keys(keywords[stem])), (stem, named)

@@ -12,7 +12,7 @@ from autograder import forbidden
 from autograder.checks import CheckFailed, LocalImplementation, Part, StudentError, chapter_modules, parts, run_part
 from autograder.checks.calling import expect_error, not_implemented, raised
 from autograder.checks.closeness import PerDtype, Tolerance, close
-from autograder.checks.mistakes import matching, table
+from autograder.checks.mistakes import SHARED, matching, table
 from autograder.checks.runner import FORBIDDEN
 from autograder.checks.seeds import SEED_LIMIT, fresh_rng, fresh_seed
 
@@ -27,9 +27,11 @@ def test_every_graded_part_is_a_part_of_its_chapter():
 def test_raised_names_the_unimplemented_function_and_otherwise_the_call():
     placeholder = StudentError(("NotImplementedError", "RuntimeError", "Exception"), "")
     assert str(raised(placeholder, "f(1)", "f")) == not_implemented("f")
+    assert raised(placeholder, "f(1)", "f").mistake == "not_implemented"
     assert "`f` is not implemented yet" in not_implemented("f")
-    error = StudentError(("KeyError", "LookupError", "Exception"), "'eps'")
-    assert str(raised(error, "f(1)", "f")) == "f(1) raised KeyError: 'eps'"
+    error = StudentError(("KeyError", "LookupError", "Exception"), "'eps {x}'")  # a student's braces are text
+    assert str(raised(error, "f(1)", "f")) == "f(1) raised KeyError: 'eps {x}'"
+    assert raised(error, "f(1)", "f").mistake == "raised_error"
 
 
 def test_expect_error_has_one_wording():
@@ -42,12 +44,15 @@ def test_expect_error_has_one_wording():
         return run
 
     expect_error("ValueError", "f", "f(-1)", "why", raises("ValueError"))
-    with pytest.raises(CheckFailed, match=r"^f\(-1\) must raise ValueError: why$"):
+    with pytest.raises(CheckFailed, match=r"^f\(-1\) must raise ValueError: why$") as info:
         expect_error("ValueError", "f", "f(-1)", "why", returns)
-    with pytest.raises(CheckFailed, match=r"^f\(-1\) raised TypeError: no; it must raise ValueError: why$"):
+    assert info.value.mistake == "error_not_raised"
+    with pytest.raises(CheckFailed, match=r"^f\(-1\) raised TypeError: no; it must raise ValueError: why$") as info:
         expect_error("ValueError", "f", "f(-1)", "why", raises("TypeError"))
-    with pytest.raises(CheckFailed, match="not implemented yet"):
+    assert info.value.mistake == "wrong_error_raised"
+    with pytest.raises(CheckFailed, match="not implemented yet") as info:
         expect_error("ValueError", "f", "f(-1)", "why", raises("NotImplementedError"))
+    assert info.value.mistake == "not_implemented"
 
 
 def test_close_needs_the_same_shape_finite_values_and_the_named_tolerance():
@@ -99,13 +104,14 @@ def test_the_runner_words_every_verdict():
     def student_raised(impl, ref):
         raise StudentError(("ZeroDivisionError", "ArithmeticError", "Exception"), "division by zero")
 
-    assert run_part(_toy_part(visible=student_raised), impl, False).detail == \
-        "your code raised ZeroDivisionError: division by zero"
+    verdict = run_part(_toy_part(visible=student_raised), impl, False)
+    assert (verdict.detail, verdict.mistake) == ("your code raised ZeroDivisionError: division by zero", "raised_error")
 
     def trips(impl, ref):
         return ref["no such reference"]
 
-    assert run_part(_toy_part(visible=trips), impl, False).detail.startswith("the checks could not use what your code")
+    verdict = run_part(_toy_part(visible=trips), impl, False)
+    assert verdict.detail.startswith("the checks could not use what your code") and verdict.mistake == "unusable_result"
     assert run_part(_toy_part(), impl, False, unusable=lambda: "no code found").detail == "no code found"
 
 
@@ -123,6 +129,8 @@ def test_the_visible_checks_get_the_references_and_the_hidden_ones_a_seeded_gene
 
 
 def test_the_forbidden_rule_has_one_message_static_or_dynamic():
+    for found in (["`F.dropout` (line 3)"], ["`dropout` ran", "`native_dropout` ran"]):  # the scan's own words
+        assert SHARED[FORBIDDEN].text(findings="; ".join(found)) == forbidden.verdict(found)
     impl = LocalImplementation({})
     static = run_part(_toy_part(names=frozenset({"dropout"})), impl, False, findings=["`F.dropout` (line 3)"])
     assert static.detail == forbidden.verdict(["`F.dropout` (line 3)"]) and static.mistake == FORBIDDEN

@@ -43,46 +43,102 @@ DTYPES = ("float32", "float64")
 # Diagnoses: what a wrong value most likely comes from.
 
 OUTPUT_MESSAGES = {
-    "unbiased": "normalized with the unbiased variance (divided by n - 1): normalize with the biased batch "
+    "unbiased_normalization": "normalized with the unbiased variance (divided by n - 1): normalize with the biased batch "
                 "variance (divide by n), as PyTorch does (np.var(x, axis=0), x.var(dim, unbiased=False))",
-    "eps_outside": "eps outside the square root: divide by sqrt(var + eps), not by sqrt(var) + eps",
-    "no_eps": "eps left out: divide by sqrt(var + eps)",
-    "swapped": "gamma and beta swapped (weight and bias): out = gamma * x_hat + beta, gamma scales and beta shifts",
-    "no_affine": "gamma and beta (weight and bias) not applied: out = gamma * x_hat + beta",
+    "eps_outside_root": "eps outside the square root: divide by sqrt(var + eps), not by sqrt(var) + eps",
+    "eps_left_out": "eps left out: divide by sqrt(var + eps)",
+    "gamma_beta_swapped": "gamma and beta swapped (weight and bias): out = gamma * x_hat + beta, gamma scales and beta shifts",
+    "affine_not_applied": "gamma and beta (weight and bias) not applied: out = gamma * x_hat + beta",
     "wrong_axis": "statistics over the wrong axis: each feature (channel) needs its own mean and variance, "
                   "taken over the batch axis N (and L, or H and W); for (N, C, H, W) move C last before "
                   "reshaping to (-1, C), or reduce over dims (0, 2, 3)",
-    "default_eps": "the eps you were given is ignored (the default 1e-5 was used)",
-    "running_stats": "train mode normalized with the running statistics: in train mode use the batch mean and variance",
+    "eps_ignored": "the eps you were given is ignored (the default 1e-5 was used)",
+    "train_uses_running_stats": "train mode normalized with the running statistics: in train mode use the batch mean and variance",
 }
 RUNNING_MESSAGES = {
-    "biased": "running_var equals the biased estimate; PyTorch updates it with the unbiased one "
+    "biased_running_var": "running_var equals the biased estimate; PyTorch updates it with the unbiased one "
               "(batch variance * n / (n - 1))",
-    "inverted": "momentum inverted: PyTorch's rule is running = (1 - momentum) * running + momentum * batch, "
+    "momentum_inverted": "momentum inverted: PyTorch's rule is running = (1 - momentum) * running + momentum * batch, "
                 "so momentum=0.1 gives the NEW batch a weight of 0.1 (Keras's momentum weights the old value)",
-    "not_updated": "running statistics not updated in train mode: running = (1 - momentum) * running + momentum * batch",
-    "count_n": "the unbiased correction uses the wrong count: n is the number of values per channel, "
+    "running_not_updated": "running statistics not updated in train mode: running = (1 - momentum) * running + momentum * batch",
+    "unbiased_wrong_count": "the unbiased correction uses the wrong count: n is the number of values per channel, "
                "N * L (or N * H * W), not the batch size N",
-    "default_momentum": "the momentum you were given is ignored (the default 0.1 was used)",
-    "replaced": "running statistics replaced by the batch statistics: blend them, "
+    "momentum_ignored": "the momentum you were given is ignored (the default 0.1 was used)",
+    "running_replaced": "running statistics replaced by the batch statistics: blend them, "
                 "running = (1 - momentum) * running + momentum * batch",
 }
 EVAL_MESSAGES = {
-    "eval_batch": "batch statistics used in eval: in eval mode normalize with running_mean and running_var",
-    "eval_eps_outside": "eps outside the square root in eval mode: divide by sqrt(running_var + eps)",
-    "eval_swapped": "gamma and beta swapped (weight and bias) in eval mode: out = gamma * x_hat + beta",
-    "eval_no_affine": "gamma and beta (weight and bias) not applied in eval mode",
+    "eval_uses_batch_stats": "batch statistics used in eval: in eval mode normalize with running_mean and running_var",
+    "eval_eps_outside_root": "eps outside the square root in eval mode: divide by sqrt(running_var + eps)",
+    "eval_gamma_beta_swapped": "gamma and beta swapped (weight and bias) in eval mode: out = gamma * x_hat + beta",
+    "eval_affine_not_applied": "gamma and beta (weight and bias) not applied in eval mode",
     "eval_std_as_var": "running_var used as a standard deviation: divide by sqrt(running_var + eps)",
-    "eval_default_eps": "the eps you were given is ignored in eval mode (the default 1e-5 was used): "
+    "eval_eps_ignored": "the eps you were given is ignored in eval mode (the default 1e-5 was used): "
                    "divide by sqrt(running_var + eps)",
 }
 GRADIENT_MESSAGES = {
-    "gradients_swapped": "dgamma and dbeta swapped: dbeta = dout.sum(axis=0), dgamma = (dout * x_hat).sum(axis=0)",
+    "dgamma_dbeta_swapped": "dgamma and dbeta swapped: dbeta = dout.sum(axis=0), dgamma = (dout * x_hat).sum(axis=0)",
     "dgamma_uses_x": "dgamma uses x instead of the normalized x_hat: dgamma = (dout * x_hat).sum(axis=0)",
     "naive_backward": ("dx ignores that the batch mean and variance depend on x (the naive backward, treating mean "
                        "and var as constants): add the gradient paths through them"),
 }
-MISTAKES = mistakes.table(**OUTPUT_MESSAGES, **RUNNING_MESSAGES, **EVAL_MESSAGES, **GRADIENT_MESSAGES)
+# The other diagnoses: the form of what came back, the errors, the module's structure and state.
+FORM_MESSAGES = {
+    "not_an_array": "expected an array, got {got}",
+    "shape_wrong": "shape {shape}, expected {expected}",
+    "not_finite": "contains NaN or inf",
+    "values_wrong": "wrong values (largest absolute error {error:.3g})",
+    "forward_not_pair": "must return a pair (out, cache), got {got}",
+    "backward_not_triple": "batchnorm_backward must return a triple (dx, dgamma, dbeta)",
+    "input_changed_in_place": ("changed its input {name} in place: compute new arrays instead (a = a - b makes a new "
+                               "array, a -= b overwrites the caller's)"),
+    "bn_param_defaults_missing": ("{what} raised {error}: bn_param may lack eps, momentum, running_mean and "
+                                  "running_var; read them with bn_param.get(key, default) (defaults 1e-5, 0.1, zeros "
+                                  "and ones)"),
+    "rejects_valid_call": ("{what} raised {error}, but this call is valid: a ValueError is only for N < 2 in train "
+                           "mode or an unknown mode (N = {n} here)"),
+    "running_not_written": "train mode must write running_mean and running_var into bn_param",
+    "running_updated_in_eval": ("running statistics updated in eval mode (bn_param[{key!r}] changed): eval mode must "
+                                "use them and change nothing"),
+    "bn_param_key_removed": "eval mode removed bn_param[{key!r}]: it must change nothing",
+    "forward_wrong_first": ("batchnorm_forward's train-mode output is wrong, so its cache is too: fix "
+                            "batchnorm_forward first (its self-check names the mistake)"),
+    "gradient_not_numeric": ("{name} disagrees with a numeric central-difference gradient of your batchnorm_forward "
+                             "(relative error {error:.2g})"),
+    "naive_backward_numeric": ("{name} disagrees with a numeric central-difference gradient of your "
+                               "batchnorm_forward (relative error {error:.2g}) (it matches the naive backward that "
+                               "treats mean and var as constants)"),
+    "statistics_as_parameters": ("{names} registered as nn.Parameter: the optimizer would train them; statistics "
+                                 "must be buffers (self.register_buffer)"),
+    "parameters_wrong": "parameters are {names}; expected exactly weight and bias (nn.Parameter)",
+    "statistics_not_buffers": ("{names} not a buffer: statistics as plain tensors are not saved in state_dict and do "
+                               "not move with .to(); use self.register_buffer(name, tensor)"),
+    "state_dict_keys_wrong": "state_dict keys {keys}; torch's are {expected}",
+    "initial_value_wrong": "a new module's {name} must be {kind} of shape {shape}, got shape {got}",
+    "nbt_initial_wrong": ("num_batches_tracked must start as a 0-dimensional tensor holding 0 "
+                          "(torch.tensor(0, dtype=torch.long)), got shape {shape}"),
+    "nbt_not_long": ("num_batches_tracked is a {dtype} tensor; torch's counts batches in a torch.long tensor: "
+                     "torch.tensor(0, dtype=torch.long)"),
+    "counts_examples": ("{what} raised {error}, but each channel has {count} values here, so its variance exists: "
+                        "only one value per channel is an error (count the values per channel, N * L or N * H * W, "
+                        "not the examples)"),
+    "no_parameter_gradient": "no gradient for {name}",
+    "nbt_not_counted": "num_batches_tracked is {got}, expected {want}: add 1 per training forward pass",
+    "buffer_updates_tracked": ("the backward pass reached the graph of an earlier training step through running_mean "
+                               "or running_var: update the buffers inside torch.no_grad() (or on .data), so that "
+                               "autograd does not record the update"),
+    "eval_without_gradients": ("no gradient flows back in eval mode ({error}); torch's eval mode still gives "
+                               "gradients for x, weight and bias: do not compute the output under torch.no_grad() "
+                               "or from detached tensors"),
+    "buffers_updated_in_eval": ("{name} changed in eval mode: running statistics updated in eval; eval must use them "
+                                "and change nothing"),
+    "state_dict_key_missing": "state_dict has no {key!r}",
+    "state_dict_nbt_wrong": ("state_dict num_batches_tracked is {value} {when}, expected a 0-dimensional count of "
+                             "the training steps ({count})"),
+    "loaded_state_differs": "after loading torch.nn.{name}'s state_dict, {key} differs",
+    "state_dict_unloadable": "torch.nn.{name} cannot load your state_dict ({kind}: {error})",
+}
+MISTAKES = mistakes.table(**OUTPUT_MESSAGES, **RUNNING_MESSAGES, **EVAL_MESSAGES, **GRADIENT_MESSAGES, **FORM_MESSAGES)
 # How closely values must agree with torch's (float64) ones; atol relative to their size.
 FORMULA = PerDtype(float32=Tolerance(rtol=2e-4, atol=2e-5, scaled=True),
                    float64=Tolerance(rtol=1e-7, atol=1e-9, scaled=True))
@@ -113,13 +169,13 @@ def _train_variants(x, gamma, beta, eps) -> list[tuple]:
     x_hat = (x - mean) / np.sqrt(var + eps)
     out = [("ok", g * x_hat + b)]
     if n > 1:
-        out.append(("unbiased", g * (x - mean) / np.sqrt(var * n / (n - 1) + eps) + b))
-    out.append(("eps_outside", g * (x - mean) / (np.sqrt(var) + eps) + b))
+        out.append(("unbiased_normalization", g * (x - mean) / np.sqrt(var * n / (n - 1) + eps) + b))
+    out.append(("eps_outside_root", g * (x - mean) / (np.sqrt(var) + eps) + b))
     with np.errstate(divide="ignore", invalid="ignore"):
-        out.append(("no_eps", g * (x - mean) / np.sqrt(var) + b))
-    out.append(("swapped", b * x_hat + g))
-    out.append(("no_affine", x_hat))
-    out.append(("default_eps", g * (x - mean) / np.sqrt(var + 1e-5) + b))
+        out.append(("eps_left_out", g * (x - mean) / np.sqrt(var) + b))
+    out.append(("gamma_beta_swapped", b * x_hat + g))
+    out.append(("affine_not_applied", x_hat))
+    out.append(("eps_ignored", g * (x - mean) / np.sqrt(var + 1e-5) + b))
     if x.ndim == 2:  # per-example statistics instead of per-feature
         m1, v1 = x.mean(axis=1, keepdims=True), x.var(axis=1, keepdims=True)
         out.append(("wrong_axis", g * (x - m1) / np.sqrt(v1 + eps) + b))
@@ -145,13 +201,13 @@ def _running_variants(x, running_mean, running_var, momentum) -> list[tuple]:
         return (1 - m) * rm + m * new_m, (1 - m) * rv + m * new_v
 
     out = [("ok", blend(momentum, mean, unbiased)),
-           ("biased", blend(momentum, mean, var)),
-           ("inverted", blend(1 - momentum, mean, unbiased)),
-           ("not_updated", (rm, rv)),
-           ("default_momentum", blend(0.1, mean, unbiased)),
-           ("replaced", (mean, unbiased))]
+           ("biased_running_var", blend(momentum, mean, var)),
+           ("momentum_inverted", blend(1 - momentum, mean, unbiased)),
+           ("running_not_updated", (rm, rv)),
+           ("momentum_ignored", blend(0.1, mean, unbiased)),
+           ("running_replaced", (mean, unbiased))]
     if x.ndim > 2 and x.shape[0] > 1:
-        out.append(("count_n", blend(momentum, mean, var * x.shape[0] / (x.shape[0] - 1))))
+        out.append(("unbiased_wrong_count", blend(momentum, mean, var * x.shape[0] / (x.shape[0] - 1))))
     return out
 
 
@@ -164,15 +220,15 @@ def _eval_variants(x, gamma, beta, running_mean, running_var, eps) -> list[tuple
     rv = np.reshape(running_var, shape).astype(np.float64)
     x_hat = (x - rm) / np.sqrt(rv + eps)
     out = [("ok", g * x_hat + b),
-           ("eval_eps_outside", g * (x - rm) / (np.sqrt(rv) + eps) + b),
-           ("eval_swapped", b * x_hat + g),
-           ("eval_no_affine", x_hat),
+           ("eval_eps_outside_root", g * (x - rm) / (np.sqrt(rv) + eps) + b),
+           ("eval_gamma_beta_swapped", b * x_hat + g),
+           ("eval_affine_not_applied", x_hat),
            ("eval_std_as_var", g * (x - rm) / (rv + eps) + b),
-           ("eval_default_eps", g * (x - rm) / np.sqrt(rv + 1e-5) + b)]
+           ("eval_eps_ignored", g * (x - rm) / np.sqrt(rv + 1e-5) + b)]
     axes, _ = _layout(x)
     n = x.size // x.shape[1]
     if n > 1:
-        out.append(("eval_batch", _correct(_train_variants(x, gamma, beta, eps))))
+        out.append(("eval_uses_batch_stats", _correct(_train_variants(x, gamma, beta, eps))))
     return out
 
 
@@ -183,18 +239,18 @@ def _close(actual, expected, dtype, loose: float = 1.0) -> bool:
 def _compare(what: str, actual, expected, dtype, variants=(), loose: float = 1.0) -> None:
     """Raise CheckFailed naming the likely mistake (of `variants`) when `actual` is not close to `expected`."""
     if not isinstance(actual, np.ndarray) or not np.issubdtype(actual.dtype, np.number):
-        raise CheckFailed(f"{what}: expected an array, got {type(actual).__name__}")
+        raise MISTAKES["not_an_array"].failure(what, got=type(actual).__name__)
     if actual.shape != np.shape(expected):
-        raise CheckFailed(f"{what}: shape {actual.shape}, expected {np.shape(expected)}")
+        raise MISTAKES["shape_wrong"].failure(what, shape=actual.shape, expected=np.shape(expected))
     if _close(actual, expected, dtype, loose):
         return
     if not np.all(np.isfinite(actual)):
-        raise CheckFailed(f"{what}: contains NaN or inf")
+        raise MISTAKES["not_finite"].failure(what)
     mistake = mistakes.matching(actual, variants, MISTAKES, lambda a, b: _close(a, b, dtype, loose))
     if mistake:
         raise mistake.failure(what)
     error = float(np.max(np.abs(actual.astype(np.float64) - np.asarray(expected, np.float64))))
-    raise CheckFailed(f"{what}: wrong values (largest absolute error {error:.3g})")
+    raise MISTAKES["values_wrong"].failure(what, error=error)
 
 
 def _compare_running(where: str, rm, rv, variants, expected_rm, expected_rv, dtype) -> None:
@@ -219,12 +275,9 @@ def _compare_running(where: str, rm, rv, variants, expected_rm, expected_rv, dty
 def _forward_failure(error: StudentError, x, bn_param, what) -> CheckFailed:
     """The CheckFailed for an exception of batchnorm_forward on a valid call, naming the likely cause."""
     if error.is_a("KeyError"):
-        return CheckFailed(f"{what} raised {error}: bn_param may lack eps, momentum, running_mean and "
-                           f"running_var; read them with bn_param.get(key, default) (defaults 1e-5, 0.1, "
-                           f"zeros and ones)")
+        return MISTAKES["bn_param_defaults_missing"].failure(what=what, error=error)
     if error.is_a("ValueError"):
-        return CheckFailed(f"{what} raised {error}, but this call is valid: a ValueError is only for N < 2 "
-                           f"in train mode or an unknown mode (N = {x.shape[0]} here)")
+        return MISTAKES["rejects_valid_call"].failure(what=what, error=error, n=x.shape[0])
     return raised(error, what, "batchnorm_forward")
 
 
@@ -235,7 +288,7 @@ def _forward(impl, x, gamma, beta, bn_param, what):
     except StudentError as error:
         raise _forward_failure(error, x, bn_param, what) from None
     if not isinstance(result, tuple) or len(result) != 2:
-        raise CheckFailed(f"{what}: must return a pair (out, cache), got {type(result).__name__}")
+        raise MISTAKES["forward_not_pair"].failure(what, got=type(result).__name__)
     out, cache = result
     return out, cache, args_after
 
@@ -244,8 +297,7 @@ def _check_inputs_unchanged(what, names, before, after) -> None:
     """The student's function must not change its input arrays in place (x -= mean changes the caller's x)."""
     for name, old, new in zip(names, before, after):
         if isinstance(new, np.ndarray) and not np.array_equal(new, old):
-            raise CheckFailed(f"{what}: changed its input {name} in place: compute new arrays instead "
-                              f"(a = a - b makes a new array, a -= b overwrites the caller's)")
+            raise MISTAKES["input_changed_in_place"].failure(what, name=name)
 
 
 def _check_forward_train(impl, x, gamma, beta, bn_param, expected_out, expected_rm, expected_rv, what):
@@ -258,10 +310,10 @@ def _check_forward_train(impl, x, gamma, beta, bn_param, expected_out, expected_
     _check_inputs_unchanged(what, ("x", "gamma", "beta"), (x, gamma, beta), args_after)
     after = args_after[3]
     train_variants = _train_variants(x, gamma, beta, eps)
-    train_variants.append(("running_stats", _correct(_eval_variants(x, gamma, beta, rm0, rv0, eps))))
+    train_variants.append(("train_uses_running_stats", _correct(_eval_variants(x, gamma, beta, rm0, rv0, eps))))
     _compare(f"{what}: out", out, expected_out, dtype, train_variants)
     if not isinstance(after, dict) or "running_mean" not in after or "running_var" not in after:
-        raise CheckFailed(f"{what}: train mode must write running_mean and running_var into bn_param")
+        raise MISTAKES["running_not_written"].failure(what)
     _compare_running(f"{what}: bn_param after train mode", after["running_mean"], after["running_var"],
                      _running_variants(x, rm0, rv0, momentum), expected_rm, expected_rv, dtype)
     return cache
@@ -283,11 +335,10 @@ def _check_forward_eval(impl, x, gamma, beta, bn_param, expected_out, what):
         same = (value == before) if isinstance(before, str) or np.isscalar(before) else (
             isinstance(value, np.ndarray) and value.shape == np.shape(before) and np.array_equal(value, before))
         if not np.all(same):
-            raise CheckFailed(f"{what}: running statistics updated in eval mode (bn_param[{key!r}] changed): "
-                              f"eval mode must use them and change nothing")
+            raise MISTAKES["running_updated_in_eval"].failure(what, key=key)
     for key in bn_param:
         if key not in (after or {}):
-            raise CheckFailed(f"{what}: eval mode removed bn_param[{key!r}]: it must change nothing")
+            raise MISTAKES["bn_param_key_removed"].failure(what, key=key)
 
 
 FORWARD_CASES = ("a", "b", "n2")            # visible train-mode cases: fwd_<case>_... in the references
@@ -426,14 +477,13 @@ def _check_backward(impl, x, gamma, beta, dout, eps, expected, what):
     bn_param = {"mode": "train", "eps": eps}
     out, cache, _ = _forward(impl, x, gamma, beta, bn_param, f"{what}: batchnorm_forward")
     if not _close(out, expected[0], dtype):
-        raise CheckFailed(f"{what}: batchnorm_forward's train-mode output is wrong, so its cache is too: "
-                          f"fix batchnorm_forward first (its self-check names the mistake)")
+        raise MISTAKES["forward_wrong_first"].failure(what)
     result, args_after = call("batchnorm_backward", f"{what}: batchnorm_backward", impl.call, "batchnorm_backward", dout, cache)
     _check_inputs_unchanged(f"{what}: batchnorm_backward", ("dout",), (dout,), args_after)
     if not isinstance(result, tuple) or len(result) != 3:
-        raise CheckFailed(f"{what}: batchnorm_backward must return a triple (dx, dgamma, dbeta)")
+        raise MISTAKES["backward_not_triple"].failure(what)
     dx, dgamma, dbeta = result
-    _compare(f"{what}: dbeta", dbeta, expected[3], dtype, [("gradients_swapped", expected[2])])
+    _compare(f"{what}: dbeta", dbeta, expected[3], dtype, [("dgamma_dbeta_swapped", expected[2])])
     _compare(f"{what}: dgamma", dgamma, expected[2], dtype, [("dgamma_uses_x", (dout * x).sum(axis=0))])
     _compare(f"{what}: dx", dx, expected[1], dtype, [("naive_backward", _naive_dx(x, gamma, dout, eps))],
              loose=GRADIENT_LOOSENESS)
@@ -461,9 +511,8 @@ def _numeric_gradient_check(impl, rng):
         error = np.max(np.abs(np.asarray(analytic) - numeric)) / (1e-8 + np.max(np.abs(numeric)))
         if not (np.shape(analytic) == numeric.shape and error < 1e-5):
             naive = name == "dx" and _close(analytic, _naive_dx(x, gamma, dout, 1e-5), "float64", loose=100)
-            hint = (" (it matches the naive backward that treats mean and var as constants)" if naive else "")
-            raise CheckFailed(f"batchnorm_backward: {name} disagrees with a numeric central-difference gradient "
-                              f"of your batchnorm_forward (relative error {error:.2g}){hint}")
+            key = "naive_backward_numeric" if naive else "gradient_not_numeric"
+            raise MISTAKES[key].failure("batchnorm_backward", name=name, error=error)
 
 
 BACKWARD_CASES = ("a", "b", "n2")  # visible cases: bwd_<case>_... in the references
@@ -513,31 +562,27 @@ def _check_structure(impl, class_name, module):
     buffers = module.buffers()
     in_params = [b for b in BUFFERS if b in params]
     if in_params:
-        raise CheckFailed(f"{class_name}: {', '.join(in_params)} registered as nn.Parameter: the optimizer would "
-                          f"train them; statistics must be buffers (self.register_buffer)")
+        raise MISTAKES["statistics_as_parameters"].failure(class_name, names=", ".join(in_params))
     if set(params) != {"weight", "bias"}:
-        raise CheckFailed(f"{class_name}: parameters are {sorted(params)}; expected exactly weight and bias (nn.Parameter)")
+        raise MISTAKES["parameters_wrong"].failure(class_name, names=sorted(params))
     missing = [b for b in BUFFERS if b not in buffers]
     if missing:
-        raise CheckFailed(f"{class_name}: {', '.join(missing)} not a buffer: statistics as plain tensors are not saved "
-                          f"in state_dict and do not move with .to(); use self.register_buffer(name, tensor)")
+        raise MISTAKES["statistics_not_buffers"].failure(class_name, names=", ".join(missing))
     keys = set(call(class_name, f"{class_name}.state_dict()", module.state_dict))
     if keys != STATE_KEYS:
-        raise CheckFailed(f"{class_name}: state_dict keys {sorted(keys)}; torch's are {sorted(STATE_KEYS)}")
+        raise MISTAKES["state_dict_keys_wrong"].failure(class_name, keys=sorted(keys), expected=sorted(STATE_KEYS))
     c = params["weight"].shape
     for name, value, expected in (("weight", params["weight"], 1.0), ("bias", params["bias"], 0.0),
                                   ("running_mean", buffers["running_mean"], 0.0),
                                   ("running_var", buffers["running_var"], 1.0)):
         if value.shape != c or not np.all(value == expected):
-            raise CheckFailed(f"{class_name}: a new module's {name} must be {'ones' if expected else 'zeros'} "
-                              f"of shape {c}, got shape {value.shape}")
+            raise MISTAKES["initial_value_wrong"].failure(class_name, name=name, kind="ones" if expected else "zeros",
+                                                          shape=c, got=value.shape)
     nbt = buffers["num_batches_tracked"]
     if nbt.shape != () or nbt != 0:
-        raise CheckFailed(f"{class_name}: num_batches_tracked must start as a 0-dimensional tensor holding 0 "
-                          f"(torch.tensor(0, dtype=torch.long)), got shape {nbt.shape}")
+        raise MISTAKES["nbt_initial_wrong"].failure(class_name, shape=nbt.shape)
     if nbt.dtype != np.int64:
-        raise CheckFailed(f"{class_name}: num_batches_tracked is a {nbt.dtype} tensor; torch's counts batches in "
-                          f"a torch.long tensor: torch.tensor(0, dtype=torch.long)")
+        raise MISTAKES["nbt_not_long"].failure(class_name, dtype=nbt.dtype)
 
 
 @dataclass
@@ -578,23 +623,21 @@ def _module_step(impl, class_name, module, x, dout, expected, step, weight, bias
     except StudentError as error:
         count = x.size // x.shape[1]
         if error.is_a("ValueError") and count >= 2:
-            raise CheckFailed(f"{where} raised {error}, but each channel has {count} values here, so its variance "
-                              f"exists: only one value per channel is an error (count the values per channel, "
-                              f"N * L or N * H * W, not the examples)") from None
+            raise MISTAKES["counts_examples"].failure(what=where, error=error, count=count) from None
         raise raised(error, where, class_name) from None
     _compare(f"{where}: output", out, expected[0], dtype, _train_variants(x, weight, bias, eps))
     _compare(f"{where}: gradient of the input", dx, expected[1], dtype, loose=GRADIENT_LOOSENESS)
     for name in ("weight", "bias"):
         if name not in grads:
-            raise CheckFailed(f"{where}: no gradient for {name}")
+            raise MISTAKES["no_parameter_gradient"].failure(where, name=name)
         _compare(f"{where}: gradient of {name}", grads[name], expected[2][name], dtype, loose=GRADIENT_LOOSENESS)
     buffers = module.buffers()
     _compare_running(where, buffers.get("running_mean"), buffers.get("running_var"),
                      _running_variants(x, running_before[0], running_before[1], momentum),
                      expected[3]["running_mean"], expected[3]["running_var"], dtype)
     if int(buffers["num_batches_tracked"]) != int(expected[3]["num_batches_tracked"]):
-        raise CheckFailed(f"{where}: num_batches_tracked is {int(buffers['num_batches_tracked'])}, expected "
-                          f"{int(expected[3]['num_batches_tracked'])}: add 1 per training forward pass")
+        raise MISTAKES["nbt_not_counted"].failure(where, got=int(buffers["num_batches_tracked"]),
+                                                  want=int(expected[3]["num_batches_tracked"]))
 
 
 def _module_eval(class_name, module, x, dout, expected, weight, bias, running, eps):
@@ -608,13 +651,9 @@ def _module_eval(class_name, module, x, dout, expected, weight, bias, running, e
         out, dx, grads = module.forward_backward(x, dout)
     except StudentError as error:
         if "backward through the graph a second time" in error.message:
-            raise CheckFailed(f"{where}: the backward pass reached the graph of an earlier training step through "
-                              f"running_mean or running_var: update the buffers inside torch.no_grad() (or on "
-                              f".data), so that autograd does not record the update") from None
+            raise MISTAKES["buffer_updates_tracked"].failure(where) from None
         if "does not require grad" in error.message:
-            raise CheckFailed(f"{where}: no gradient flows back in eval mode ({error}); torch's eval mode still "
-                              f"gives gradients for x, weight and bias: do not compute the output under "
-                              f"torch.no_grad() or from detached tensors") from None
+            raise MISTAKES["eval_without_gradients"].failure(where, error=error) from None
         raise raised(error, f"{where}, forward and backward", class_name) from None
     _compare(f"{where}: output", out, expected[0], x.dtype,
              _eval_variants(x, weight, bias, running[0], running[1], eps))
@@ -622,13 +661,12 @@ def _module_eval(class_name, module, x, dout, expected, weight, bias, running, e
              x.dtype, loose=GRADIENT_LOOSENESS)
     for name in ("weight", "bias"):
         if name not in grads:
-            raise CheckFailed(f"{where}: no gradient for {name}")
+            raise MISTAKES["no_parameter_gradient"].failure(where, name=name)
         _compare(f"{where}: gradient of {name}", grads[name], expected[2][name], x.dtype, loose=GRADIENT_LOOSENESS)
     after = module.buffers()
     for name in BUFFERS:
         if not np.array_equal(before[name], after[name]):
-            raise CheckFailed(f"{where}: {name} changed in eval mode: running statistics updated in eval; "
-                              f"eval must use them and change nothing")
+            raise MISTAKES["buffers_updated_in_eval"].failure(where, name=name)
     call(class_name, f"{class_name}.train()", module.set_training, True)
 
 
@@ -638,11 +676,10 @@ def _check_state_dict(case: ModuleCase, module, expected: dict, when: str) -> No
     state = call(name, f"{name}.state_dict()", module.state_dict)
     for key, value in expected.items():
         if key not in state:
-            raise CheckFailed(f"{name}: state_dict has no {key!r}")
+            raise MISTAKES["state_dict_key_missing"].failure(name, key=key)
         if key == "num_batches_tracked":
             if np.shape(state[key]) != () or int(state[key]) != int(value):
-                raise CheckFailed(f"{name}: state_dict num_batches_tracked is {state[key]} {when}, expected "
-                                  f"a 0-dimensional count of the training steps ({int(value)})")
+                raise MISTAKES["state_dict_nbt_wrong"].failure(name, value=state[key], when=when, count=int(value))
         else:
             _compare(f"{name}: state_dict[{key!r}] {when}", state[key], value, case.dtype)
 
@@ -655,7 +692,7 @@ def _check_loads_state(impl, case: ModuleCase, state: dict, x_eval, expected_eva
     loaded = call(name, f"{name}.state_dict()", student.state_dict)
     for key, value in state.items():
         if key not in loaded or np.shape(loaded[key]) != np.shape(value) or not close(loaded[key], value, FORMULA(case.dtype)):
-            raise CheckFailed(f"{name}: after loading torch.nn.{name}'s state_dict, {key} differs")
+            raise MISTAKES["loaded_state_differs"].failure(name, name=name, key=key)
     call(name, f"{name}.eval()", student.set_training, False)
     out = call(name, f"{name} (eval after loading torch's state_dict)", student.forward, x_eval)
     _compare(f"{name} (eval after loading torch.nn.{name}'s state_dict): output", out, expected_eval, case.dtype)
@@ -669,8 +706,8 @@ def _check_torch_loads_state(case: ModuleCase, student, x_eval) -> None:
     try:
         target.load_state_dict({k: torch.from_numpy(np.array(v)) for k, v in state.items()})
     except Exception as error:  # noqa: BLE001 - the student's state_dict is what is wrong
-        raise CheckFailed(f"{name}: torch.nn.{name} cannot load your state_dict ({type(error).__name__}: "
-                          f"{str(error).splitlines()[0][:200]})") from None
+        raise MISTAKES["state_dict_unloadable"].failure(name, name=name, kind=type(error).__name__,
+                                                        error=str(error).splitlines()[0][:200]) from None
     call(name, f"{name}.eval()", student.set_training, False)
     out = call(name, f"{name} (eval)", student.forward, x_eval)
     _compare(f"{name}: torch.nn.{name} loaded with your state_dict gives a different eval output: yours",

@@ -2,7 +2,9 @@
 
 Every check reaches the student's code through an Implementation (adapter.py), which reports an
 exception of theirs as a `StudentError`. `call` runs one such request and, when the student's
-code raised, fails the check with `raised(...)`: one wording for every chapter.
+code raised, fails the check with `raised(...)`: one wording for every chapter, the shared
+mistakes `not_implemented`, `raised_error`, `error_not_raised` and `wrong_error_raised`
+(mistakes.SHARED).
 """
 from __future__ import annotations
 
@@ -10,21 +12,21 @@ from collections.abc import Callable
 from typing import TypeVar
 
 from autograder.checks.adapter import CheckFailed, StudentError
+from autograder.checks.mistakes import SHARED
 
 T = TypeVar("T")
 
 
 def not_implemented(name: str) -> str:
     """What a student reads while `name` still raises NotImplementedError (the notebook's placeholder)."""
-    return (f"`{name}` is not implemented yet (it raised NotImplementedError): "
-            "write your code in its cell and run that cell")
+    return SHARED["not_implemented"].text(name=name)
 
 
 def raised(error: StudentError, what: str, name: str) -> CheckFailed:
     """The failure for `error`, raised by the student's `name` while `what` ran (a call as the message shows it)."""
     if error.is_a("NotImplementedError"):
-        return CheckFailed(not_implemented(name))
-    return CheckFailed(f"{what} raised {error}")
+        return SHARED["not_implemented"].failure(name=name)
+    return SHARED["raised_error"].failure(what=what, error=error)
 
 
 def call(name: str, what: str, request: Callable[..., T], *args, **kwargs) -> T:
@@ -52,7 +54,7 @@ def expect_error(kind: str, name: str, what: str, why: str, request: Callable[..
     if error is not None and error.is_a(kind):
         return
     if error is None:
-        raise CheckFailed(f"{what} must raise {kind}: {why}")
+        raise SHARED["error_not_raised"].failure(what=what, kind=kind, why=why)
     if error.is_a("NotImplementedError"):
-        raise CheckFailed(not_implemented(name))
-    raise CheckFailed(f"{what} raised {error}; it must raise {kind}: {why}")
+        raise SHARED["not_implemented"].failure(name=name)
+    raise SHARED["wrong_error_raised"].failure(what=what, error=error, kind=kind, why=why)

@@ -38,17 +38,95 @@ SIGMAS = 6.0
 FORMULA = PerDtype(float32=Tolerance(rtol=1e-5, atol=1e-6), float64=Tolerance(rtol=1e-10, atol=1e-12))
 NUMERIC_GRADIENT = Tolerance(rtol=1e-6, atol=1e-8)  # central differences in float64
 
-# The mistakes a wrong kept value or gradient is matched against (`mistakes.matching`).
+# Every diagnosis of the chapter (and the shared ones, mistakes.SHARED). A failure reads
+# "<the call>: <message>" where the message does not name the call itself.
 MISTAKES = mistakes.table(
+    # dropout_forward: the drop count, the kept values (matched by `mistakes.matching`), the form of the result
+    drop_fraction_inverted=("{who} dropped {dropped} of {n} units with p = {p}: about a fraction 1 - p. Your p behaves "
+                            "like a keep probability; in PyTorch p is the DROP probability (keep each unit with "
+                            "probability 1 - p)"),
+    drop_fraction_wrong=("{who} dropped {dropped} of {n} units ({fraction:.3f}) with p = {p}: far more than chance "
+                         "allows from a fraction p. Each unit must be dropped independently with probability p"),
     not_scaled=("kept values are not scaled: inverted dropout multiplies them by 1/(1 - p) during training "
                 "(p = {p}: x = {x} should give {want}, you return {got})"),
     keep_probability=("kept values are scaled by 1/p instead of 1/(1 - p): your p behaves like a keep probability; "
                       "in PyTorch p is the DROP probability"),
     times_keep=("kept values are multiplied by (1 - p); inverted dropout divides by (1 - p) during training "
                 "(and leaves eval alone)"),
+    kept_values_wrong="kept values should be x / (1 - p) (p = {p}: x = {x} should give {want}, you return {got})",
+    forward_not_pair="{what} must return a pair (out, mask), got {got}",
+    out_shape_wrong="out must be an array of x's shape {shape}, got {got}",
+    mask_shape_wrong="mask must be an array of x's shape {shape}, got {got}",
+    mask_not_boolean="mask must hold only True/False (or 1/0), found {found}; scaling belongs in out, not in the mask",
+    x_changed_in_place="{what} changed its input x in place: return a new array",
+    mask_none_in_training="mask is None in training mode; return the mask you drew (True = kept)",
+    nan_at_p1="{value} holds NaN or inf at p = 1; p == 1 must give zeros, never NaN (1 - p is 0: do not divide by it)",
+    not_finite="{value} holds NaN or inf",
+    mask_inverted="out is zero where mask is True: mask must be True where a unit is KEPT",
+    dropped_not_zero="out is not zero where mask is False (dropped units must give 0)",
+    p1_keeps_units="with p = 1 every unit is dropped, but mask marks some as kept",
+    kept_zero="out is zero where mask is True (kept units): out must be x * mask / (1 - p)",
+    eval_zeros_at_p1=("eval mode returned zeros at p = 1: eval is the identity whatever p (handle train=False before "
+                      "p == 1)"),
+    eval_scaled=("eval output is scaled by (1 - p): with inverted dropout eval is the identity (the scaling already "
+                 "happened during training)"),
+    dropped_in_eval="units are dropped in eval mode (train=False): eval must return x unchanged and mask None",
+    eval_not_identity="eval output must equal x (you return {got} for x = {x})",
+    eval_mask_not_none="mask must be None in eval mode (nothing is dropped); did you draw a mask although train=False?",
+    p0_drops="p == 0 drops nothing: out must equal x and mask keep every unit",
+    rng_ignored=("two calls with generators of the same seed gave different masks: draw the mask from `rng` (use "
+                 "np.random.default_rng() only when rng is None)"),
+    rng_none_fixed=("dropout_forward with rng=None returned the same mask twice: rng=None means a fresh "
+                    "np.random.default_rng() on every call"),
+    # dropout_backward
+    backward_not_array="{what} must return dx, an array of dout's shape {shape}, got {got}",
+    dout_changed_in_place="{what} changed dout in place: return a new array",
+    new_mask_in_backward=("dx is not zero exactly where the given mask drops units: backward must reuse the forward's "
+                          "mask (passed in as `mask`), not draw a new one"),
     backward_not_scaled=("dx is not scaled: backward must multiply by 1/(1 - p) like the forward "
                          "(you return {got} where dout is {dout})"),
     backward_keep_probability="dx is scaled by 1/p instead of 1/(1 - p): p is the DROP probability",
+    backward_wrong="dx should be dout * mask / (1 - p) (you return {got} where dout is {dout})",
+    backward_eval_not_dout=("with mask None (eval mode, where the forward was the identity) dx must be dout unchanged, "
+                            "whatever p (handle mask None before p == 1)"),
+    backward_not_numeric="dx disagrees with the numerical gradient of the forward pass",
+    forward_mask_not_reused=("with the mask from your dropout_forward, dx is not zero exactly where that mask drops "
+                             "units: backward must reuse the forward's mask"),
+    # Dropout
+    module_shape_wrong="the output must have the input's shape {shape}, got {got}",
+    dtype_changed="the output has dtype {got}; it must keep the input's dtype {want} (like torch.nn.Dropout)",
+    output_nan_at_p1="the output holds NaN or inf at p = 1; p == 1 must give zeros, never NaN",
+    gradient_nan_at_p1="the input gradient holds NaN or inf at p = 1 (guard the division by 1 - p)",
+    gradient_wrong=("the input gradient should be dout * mask / (1 - p) with the mask of this forward pass (build the "
+                    "output from x with torch operations so autograd sees them)"),
+    module_eval_zeros_at_p1=("the output is zeros: eval mode is the identity whatever p (handle self.training before "
+                       "p == 1)"),
+    module_eval_scaled="eval output is scaled: with inverted dropout eval is the identity",
+    ignores_training_flag=("the module still drops units after .eval(): check self.training in forward and return "
+                           "the input unchanged when it is False"),
+    module_eval_not_identity="the output must be the input unchanged",
+    eval_gradient_not_dout="the input gradient must be dout unchanged (the identity)",
+    training_flag_not_set="{what}.train({training}) left module.training at {actual}",
+    starts_in_eval="a new {what} must start in training mode (call super().__init__() first)",
+    has_parameters=("{what} has parameters {names}; dropout has none (torch.nn.Dropout has no parameters): keep p as "
+                    "a plain attribute"),
+    has_buffers=("{what} has buffers {names}; dropout has none (torch.nn.Dropout has no buffers): keep p as a plain "
+                 "attribute"),
+    has_state=("{what}.state_dict() has entries {names}; torch.nn.Dropout's is empty: keep p as a plain attribute, "
+               "not a buffer"),
+    default_p_wrong=("kept values are scaled by {scale:.4g}, as for p = {p:.3g}; the default must be p=0.5 (kept "
+                     "values doubled), like torch.nn.Dropout()"),
+    default_p_scale_wrong=("kept values are scaled by {scale:.4g}; the default must be p=0.5 (kept values doubled), "
+                           "like torch.nn.Dropout()"),
+    mask_drawn_once="{what} dropped the same units on two calls: draw a fresh mask in every forward call",
+    mask_not_from_torch=("torch.manual_seed(s) before two calls gave different masks: draw the mask with torch's "
+                         "random number generator (e.g. torch.rand_like), not NumPy's"),
+    mask_ignores_seed="different torch seeds gave the same mask: draw it with torch's generator",
+    module_p0_not_identity="{what} in training mode must be the identity (nothing dropped, scale 1)",
+    p1_cuts_graph=("forward and backward in training mode raised {error}; at p = 1 build the zeros from x (e.g. x * 0) "
+                   "so that autograd still reaches the input"),
+    module_nan_at_p1="output or gradient holds NaN or inf; p == 1 must give zeros, never NaN",
+    module_p1_not_zeros="{what} in training mode must give zeros (and zero gradients)",
 )
 
 
@@ -71,12 +149,8 @@ def _check_drop_count(n_dropped: int, n: int, p: float, who: str) -> None:
     if abs(n_dropped - n * p) <= _fraction_bound(n, p):
         return
     if abs(n_dropped - n * (1.0 - p)) <= _fraction_bound(n, p):
-        raise CheckFailed(f"{who} dropped {n_dropped} of {n} units with p = {p}: about a fraction "
-                          f"1 - p. Your p behaves like a keep probability; in PyTorch p is the DROP "
-                          f"probability (keep each unit with probability 1 - p)")
-    raise CheckFailed(f"{who} dropped {n_dropped} of {n} units ({n_dropped / n:.3f}) with p = {p}: "
-                      f"far more than chance allows from a fraction p. Each unit must be dropped "
-                      f"independently with probability p")
+        raise MISTAKES["drop_fraction_inverted"].failure(who=who, dropped=n_dropped, n=n, p=p)
+    raise MISTAKES["drop_fraction_wrong"].failure(who=who, dropped=n_dropped, n=n, fraction=n_dropped / n, p=p)
 
 
 def _diagnose_kept_values(x_kept: np.ndarray, out_kept: np.ndarray, p: float, who: str, dtype) -> None:
@@ -91,8 +165,7 @@ def _diagnose_kept_values(x_kept: np.ndarray, out_kept: np.ndarray, p: float, wh
     mistake = mistakes.matching(out_kept, candidates, MISTAKES, lambda a, b: close(a, b, tolerance))
     if mistake:
         raise mistake.failure(who, **values)
-    raise CheckFailed(f"{who}: kept values should be x / (1 - p) (p = {p}: x = {values['x']} should give "
-                      f"{values['want']}, you return {values['got']})")
+    raise MISTAKES["kept_values_wrong"].failure(who, **values)
 
 
 # --------------------------------------------------------------------------------------------
@@ -109,21 +182,19 @@ def _forward(impl, x, p, train=True, rng=None, what=None):
     except StudentError as error:
         raise raised(error, what, "dropout_forward") from None
     if not isinstance(result, tuple) or len(result) != 2:
-        raise CheckFailed(f"{what} must return a pair (out, mask), got {type(result).__name__}")
+        raise MISTAKES["forward_not_pair"].failure(what=what, got=type(result).__name__)
     out, mask = result
     if not isinstance(out, np.ndarray) or out.shape != x.shape:
-        raise CheckFailed(f"{what}: out must be an array of x's shape {x.shape}, got "
-                          f"{getattr(out, 'shape', type(out).__name__)}")
+        raise MISTAKES["out_shape_wrong"].failure(what, shape=x.shape, got=getattr(out, 'shape', type(out).__name__))
     if train and mask is not None:
         if not isinstance(mask, np.ndarray) or mask.shape != x.shape:
-            raise CheckFailed(f"{what}: mask must be an array of x's shape {x.shape}, got "
-                              f"{getattr(mask, 'shape', type(mask).__name__)}")
+            raise MISTAKES["mask_shape_wrong"].failure(what, shape=x.shape,
+                                                       got=getattr(mask, 'shape', type(mask).__name__))
         if not np.all((mask == 0) | (mask == 1)):
-            raise CheckFailed(f"{what}: mask must hold only True/False (or 1/0), found {short(np.unique(mask))}; "
-                              "scaling belongs in out, not in the mask")
+            raise MISTAKES["mask_not_boolean"].failure(what, found=short(np.unique(mask)))
     x_after = args_after[0] if args_after else x
     if isinstance(x_after, np.ndarray) and not np.array_equal(x_after, x):
-        raise CheckFailed(f"{what} changed its input x in place: return a new array")
+        raise MISTAKES["x_changed_in_place"].failure(what=what)
     return out, mask, what
 
 
@@ -131,23 +202,20 @@ def _check_train_forward(impl, x, p, rng) -> np.ndarray:
     """One training-mode call on an input without zeros: form, zeros where dropped, kept = x/(1-p)."""
     out, mask, what = _forward(impl, x, p, train=True, rng=rng)
     if mask is None:
-        raise CheckFailed(f"{what}: mask is None in training mode; return the mask you drew (True = kept)")
+        raise MISTAKES["mask_none_in_training"].failure(what)
     if not np.all(np.isfinite(out)):
-        if p == 1.0:
-            raise CheckFailed(f"{what}: out holds NaN or inf at p = 1; p == 1 must give zeros, never NaN "
-                              "(1 - p is 0: do not divide by it)")
-        raise CheckFailed(f"{what}: out holds NaN or inf")
+        raise MISTAKES["nan_at_p1" if p == 1.0 else "not_finite"].failure(what, value="out")
     keep = mask.astype(bool)
     if np.any(out[~keep] != 0):
         if not np.any(out[keep] != 0) and keep.any():
-            raise CheckFailed(f"{what}: out is zero where mask is True: mask must be True where a unit is KEPT")
-        raise CheckFailed(f"{what}: out is not zero where mask is False (dropped units must give 0)")
+            raise MISTAKES["mask_inverted"].failure(what)
+        raise MISTAKES["dropped_not_zero"].failure(what)
     if p == 1.0:
         if keep.any():
-            raise CheckFailed(f"{what}: with p = 1 every unit is dropped, but mask marks some as kept")
+            raise MISTAKES["p1_keeps_units"].failure(what)
         return keep
     if np.any(out[keep] == 0):
-        raise CheckFailed(f"{what}: out is zero where mask is True (kept units): out must be x * mask / (1 - p)")
+        raise MISTAKES["kept_zero"].failure(what)
     _diagnose_kept_values(x[keep], out[keep], p, what, x.dtype)
     return keep
 
@@ -157,25 +225,21 @@ def _check_eval_forward(impl, x, p) -> None:
     out, mask, what = _forward(impl, x, p, train=False)
     if not np.array_equal(out, x):
         if p == 1.0 and np.all(out == 0):
-            raise CheckFailed(f"{what}: eval mode returned zeros at p = 1: eval is the identity whatever p "
-                              "(handle train=False before p == 1)")
+            raise MISTAKES["eval_zeros_at_p1"].failure(what)
         if p > 0 and close(out, x * (1.0 - p), FORMULA(x.dtype)):
-            raise CheckFailed(f"{what}: eval output is scaled by (1 - p): with inverted dropout eval is the "
-                              "identity (the scaling already happened during training)")
+            raise MISTAKES["eval_scaled"].failure(what)
         if mask is not None or np.any((out == 0) & (x != 0)):
-            raise CheckFailed(f"{what}: units are dropped in eval mode (train=False): eval must return x "
-                              "unchanged and mask None")
-        raise CheckFailed(f"{what}: eval output must equal x (you return {short(out)} for x = {short(x)})")
+            raise MISTAKES["dropped_in_eval"].failure(what)
+        raise MISTAKES["eval_not_identity"].failure(what, got=short(out), x=short(x))
     if mask is not None:
-        raise CheckFailed(f"{what}: mask must be None in eval mode (nothing is dropped); "
-                          "did you draw a mask although train=False?")
+        raise MISTAKES["eval_mask_not_none"].failure(what)
 
 
 def _check_p_edges(impl, x, seed: int) -> None:
     """p == 0 keeps every unit (out == x); p == 1 drops every unit (zeros, never NaN); eval is the identity at both."""
     out, mask, what = _forward(impl, x, 0.0, rng=Rng(seed))
     if not close(out, x, FORMULA(x.dtype)) or (mask is not None and not np.all(mask)):
-        raise CheckFailed(f"{what}: p == 0 drops nothing: out must equal x and mask keep every unit")
+        raise MISTAKES["p0_drops"].failure(what)
     _check_train_forward(impl, x, 1.0, Rng(seed + 1))  # zeros: every unit dropped, nothing NaN
     _check_eval_forward(impl, x, 0.0)
     _check_eval_forward(impl, x, 1.0)
@@ -186,13 +250,11 @@ def _check_rng_use(impl, x, p, seed: int) -> None:
     first = _check_train_forward(impl, x, p, Rng(seed))
     second = _check_train_forward(impl, x, p, Rng(seed))
     if not np.array_equal(first, second):
-        raise CheckFailed("dropout_forward: two calls with generators of the same seed gave different masks: "
-                          "draw the mask from `rng` (use np.random.default_rng() only when rng is None)")
+        raise MISTAKES["rng_ignored"].failure("dropout_forward")
     first = _check_train_forward(impl, x, p, None)
     second = _check_train_forward(impl, x, p, None)
     if np.array_equal(first, second):
-        raise CheckFailed("dropout_forward with rng=None returned the same mask twice: "
-                          "rng=None means a fresh np.random.default_rng() on every call")
+        raise MISTAKES["rng_none_fixed"].failure()
 
 
 def _check_rejects_invalid_p(impl, x) -> None:
@@ -248,10 +310,10 @@ def _backward(impl, dout, mask, p, what=None):
     except StudentError as error:
         raise raised(error, what, "dropout_backward") from None
     if not isinstance(result, np.ndarray) or result.shape != dout.shape:
-        raise CheckFailed(f"{what} must return dx, an array of dout's shape {dout.shape}, got "
-                          f"{getattr(result, 'shape', type(result).__name__)}")
+        raise MISTAKES["backward_not_array"].failure(what=what, shape=dout.shape,
+                                                     got=getattr(result, 'shape', type(result).__name__))
     if args_after and isinstance(args_after[0], np.ndarray) and not np.array_equal(args_after[0], dout):
-        raise CheckFailed(f"{what} changed dout in place: return a new array")
+        raise MISTAKES["dout_changed_in_place"].failure(what=what)
     return result, what
 
 
@@ -259,24 +321,19 @@ def _check_backward_against(impl, dout, mask, p, expected) -> None:
     """dx for a known mask: compare with `expected` and name the likely mistake."""
     dx, what = _backward(impl, dout, mask, p)
     if not np.all(np.isfinite(dx)):
-        if p == 1.0:
-            raise CheckFailed(f"{what}: dx holds NaN or inf at p = 1; p == 1 must give zeros, never NaN "
-                              "(1 - p is 0: do not divide by it)")
-        raise CheckFailed(f"{what}: dx holds NaN or inf")
+        raise MISTAKES["nan_at_p1" if p == 1.0 else "not_finite"].failure(what, value="dx")
     tolerance = FORMULA(dout.dtype)
     if close(dx, expected, tolerance):
         return
     keep = mask.astype(bool)
     if np.any((dx != 0) != keep) and np.all(dout != 0):
-        raise CheckFailed(f"{what}: dx is not zero exactly where the given mask drops units: backward must "
-                          "reuse the forward's mask (passed in as `mask`), not draw a new one")
+        raise MISTAKES["new_mask_in_backward"].failure(what)
     candidates = ([("backward_not_scaled", dout * keep)] if p < 1 else []) + (
         [("backward_keep_probability", dout * keep / p)] if p > 0 else [])
     mistake = mistakes.matching(dx, candidates, MISTAKES, lambda a, b: close(a, b, tolerance))
     if mistake:
         raise mistake.failure(what, got=short(dx[keep]), dout=short(dout[keep]))
-    raise CheckFailed(f"{what}: dx should be dout * mask / (1 - p) (you return {short(dx)} "
-                      f"where dout is {short(dout)})")
+    raise MISTAKES["backward_wrong"].failure(what, got=short(dx), dout=short(dout))
 
 
 def _check_backward_edges(impl, dout) -> None:
@@ -284,8 +341,7 @@ def _check_backward_edges(impl, dout) -> None:
     for p in (0.5, 1.0):
         dx, what = _backward(impl, dout, None, p)
         if not np.array_equal(dx, dout):
-            raise CheckFailed(f"{what}: with mask None (eval mode, where the forward was the identity) dx must be "
-                              "dout unchanged, whatever p (handle mask None before p == 1)")
+            raise MISTAKES["backward_eval_not_dout"].failure(what)
     _check_backward_against(impl, dout, np.zeros(dout.shape, dtype=bool), 1.0, np.zeros_like(dout))
     _check_backward_against(impl, dout, np.ones(dout.shape, dtype=bool), 0.0, dout)
 
@@ -321,7 +377,7 @@ def hidden_dropout_backward(impl, rng: np.random.Generator) -> None:
         dx, what = _backward(impl, dout, mask, p)
         if not close(dx, numeric, NUMERIC_GRADIENT):
             _check_backward_against(impl, dout, mask, p, numeric)  # names the mistake
-            raise CheckFailed(f"{what}: dx disagrees with the numerical gradient of the forward pass")
+            raise MISTAKES["backward_not_numeric"].failure(what)
     for dtype in (np.float32, np.float64):
         _check_backward_edges(impl, _no_zero_input(rng, (6, 7), dtype))
     # backward uses the mask of the forward pass (when the student's forward works at all)
@@ -335,8 +391,7 @@ def hidden_dropout_backward(impl, rng: np.random.Generator) -> None:
     if usable:
         dx, what = _backward(impl, dout, mask, 0.4)
         if np.any((dx != 0) != mask.astype(bool)):
-            raise CheckFailed(f"{what}: with the mask from your dropout_forward, dx is not zero exactly where "
-                              "that mask drops units: backward must reuse the forward's mask")
+            raise MISTAKES["forward_mask_not_reused"].failure(what)
 
 
 # --------------------------------------------------------------------------------------------
@@ -364,26 +419,24 @@ def _check_module_train(module, what, x, p, dout=None, seed=None) -> np.ndarray:
     else:
         out, dx, grads = _module_call(call, module.forward_backward, x, dout, seed=seed)
     if not isinstance(out, np.ndarray) or out.shape != x.shape:
-        raise CheckFailed(f"{call}: the output must have the input's shape {x.shape}, got "
-                          f"{getattr(out, 'shape', type(out).__name__)}")
+        raise MISTAKES["module_shape_wrong"].failure(call, shape=x.shape, got=getattr(out, 'shape', type(out).__name__))
     if out.dtype != x.dtype:
-        raise CheckFailed(f"{call}: the output has dtype {out.dtype}; it must keep the input's dtype {x.dtype} "
-                          "(like torch.nn.Dropout)")
+        raise MISTAKES["dtype_changed"].failure(call, got=out.dtype, want=x.dtype)
     if not np.all(np.isfinite(out)):
         if p == 1.0:
-            raise CheckFailed(f"{call}: the output holds NaN or inf at p = 1; p == 1 must give zeros, never NaN")
-        raise CheckFailed(f"{call}: the output holds NaN or inf")
+            raise MISTAKES["output_nan_at_p1"].failure(call)
+        raise MISTAKES["not_finite"].failure(call, value="the output")
     keep = out != 0  # x has no zeros
     if p < 1.0:
         _diagnose_kept_values(x[keep], out[keep], p, call, x.dtype)
     if dx is not None:
         if not np.all(np.isfinite(dx)):
-            raise CheckFailed(f"{call}: the input gradient holds NaN or inf" +
-                              (" at p = 1 (guard the division by 1 - p)" if p == 1.0 else ""))
+            if p == 1.0:
+                raise MISTAKES["gradient_nan_at_p1"].failure(call)
+            raise MISTAKES["not_finite"].failure(call, value="the input gradient")
         expected = np.where(keep, dout / (1.0 - p) if p < 1.0 else 0.0, 0.0)
         if not close(dx, expected, FORMULA(x.dtype)):
-            raise CheckFailed(f"{call}: the input gradient should be dout * mask / (1 - p) with the mask of this "
-                              "forward pass (build the output from x with torch operations so autograd sees them)")
+            raise MISTAKES["gradient_wrong"].failure(call)
     return keep
 
 
@@ -393,22 +446,20 @@ def _check_module_eval(module, what, x, dout, p) -> None:
     out, dx, _ = _module_call(call, module.forward_backward, x, dout)
     if not np.array_equal(out, x):
         if p == 1.0 and np.all(out == 0):
-            raise CheckFailed(f"{call}: the output is zeros: eval mode is the identity whatever p "
-                              "(handle self.training before p == 1)")
+            raise MISTAKES["module_eval_zeros_at_p1"].failure(call)
         if p > 0 and close(out, x * (1.0 - p), FORMULA(x.dtype)):
-            raise CheckFailed(f"{call}: eval output is scaled: with inverted dropout eval is the identity")
+            raise MISTAKES["module_eval_scaled"].failure(call)
         if np.any((out == 0) & (x != 0)):
-            raise CheckFailed(f"{call}: the module still drops units after .eval(): check self.training in "
-                              "forward and return the input unchanged when it is False")
-        raise CheckFailed(f"{call}: the output must be the input unchanged")
+            raise MISTAKES["ignores_training_flag"].failure(call)
+        raise MISTAKES["module_eval_not_identity"].failure(call)
     if not np.array_equal(dx, dout):
-        raise CheckFailed(f"{call}: the input gradient must be dout unchanged (the identity)")
+        raise MISTAKES["eval_gradient_not_dout"].failure(call)
 
 
 def _set_training(module, what, training: bool) -> None:
     _module_call(f"{what}.train({training})", module.set_training, training)
     if module.is_training() != training:
-        raise CheckFailed(f"{what}.train({training}) left module.training at {not training}")
+        raise MISTAKES["training_flag_not_set"].failure(what=what, training=training, actual=not training)
 
 
 def _check_train_eval_train(module, what, x, dout, p, seed=None) -> np.ndarray:
@@ -433,19 +484,16 @@ def _check_rejects_invalid_p_module(impl) -> None:
 def _check_new_module(module, what) -> None:
     """A new Dropout is in training mode and has no parameters, buffers or state_dict entries (like torch.nn.Dropout)."""
     if not module.is_training():
-        raise CheckFailed(f"a new {what} must start in training mode (call super().__init__() first)")
+        raise MISTAKES["starts_in_eval"].failure(what=what)
     parameters = _module_call(f"{what}.named_parameters()", module.parameters)
     if parameters:
-        raise CheckFailed(f"{what} has parameters {sorted(parameters)}; dropout has none "
-                          "(torch.nn.Dropout has no parameters): keep p as a plain attribute")
+        raise MISTAKES["has_parameters"].failure(what=what, names=sorted(parameters))
     buffers = _module_call(f"{what}.named_buffers()", module.buffers)
     if buffers:
-        raise CheckFailed(f"{what} has buffers {sorted(buffers)}; dropout has none "
-                          "(torch.nn.Dropout has no buffers): keep p as a plain attribute")
+        raise MISTAKES["has_buffers"].failure(what=what, names=sorted(buffers))
     state = _module_call(f"{what}.state_dict()", module.state_dict)
     if state:
-        raise CheckFailed(f"{what}.state_dict() has entries {sorted(state)}; torch.nn.Dropout's is empty: "
-                          "keep p as a plain attribute, not a buffer")
+        raise MISTAKES["has_state"].failure(what=what, names=sorted(state))
 
 
 def _check_default_p(impl, x, seed: int) -> None:
@@ -457,9 +505,9 @@ def _check_default_p(impl, x, seed: int) -> None:
     if kept is not None and kept.any():
         scale = float(np.median(out[kept] / x[kept]))
         if abs(scale - 2.0) > 1e-3:
-            implied = f", as for p = {1 - 1 / scale:.3g}" if scale > 0 else ""
-            raise CheckFailed(f"{what}: kept values are scaled by {scale:.4g}{implied}; the default must be "
-                              "p=0.5 (kept values doubled), like torch.nn.Dropout()")
+            if scale > 0:
+                raise MISTAKES["default_p_wrong"].failure(what, scale=scale, p=1 - 1 / scale)
+            raise MISTAKES["default_p_scale_wrong"].failure(what, scale=scale)
     keep = _check_module_train(module, what, x, 0.5, seed=seed)
     _check_drop_count(int((~keep).sum()), keep.size, 0.5, what + " (the default p is 0.5)")
 
@@ -469,15 +517,14 @@ def _check_masks_fresh_and_seeded(module, what, x, p, seed: int) -> None:
     first = _check_module_train(module, what, x, p)
     second = _check_module_train(module, what, x, p)
     if np.array_equal(first, second):
-        raise CheckFailed(f"{what} dropped the same units on two calls: draw a fresh mask in every forward call")
+        raise MISTAKES["mask_drawn_once"].failure(what=what)
     first = _check_module_train(module, what, x, p, seed=seed)
     second = _check_module_train(module, what, x, p, seed=seed)
     if not np.array_equal(first, second):
-        raise CheckFailed(f"{what}: torch.manual_seed(s) before two calls gave different masks: draw the mask "
-                          "with torch's random number generator (e.g. torch.rand_like), not NumPy's")
+        raise MISTAKES["mask_not_from_torch"].failure(what)
     other = _check_module_train(module, what, x, p, seed=seed + 1)
     if np.array_equal(first, other):
-        raise CheckFailed(f"{what}: different torch seeds gave the same mask: draw it with torch's generator")
+        raise MISTAKES["mask_ignores_seed"].failure(what)
 
 
 def _check_module_p_edges(impl, x, dout) -> None:
@@ -486,19 +533,18 @@ def _check_module_p_edges(impl, x, dout) -> None:
     module, what = _new_dropout(impl, p=0.0)
     out, dx, _ = _module_call(f"{what} in training mode", module.forward_backward, x, dout)
     if not (close(out, x, FORMULA(x.dtype)) and close(dx, dout, FORMULA(x.dtype))):
-        raise CheckFailed(f"{what} in training mode must be the identity (nothing dropped, scale 1)")
+        raise MISTAKES["module_p0_not_identity"].failure(what=what)
     module, what = _new_dropout(impl, p=1.0)
     try:
         out, dx, _ = module.forward_backward(x, dout)
     except StudentError as error:
         if error.is_a("NotImplementedError"):
             raise raised(error, what, "Dropout") from None
-        raise CheckFailed(f"{what}: forward and backward in training mode raised {error}; at p = 1 build the "
-                          "zeros from x (e.g. x * 0) so that autograd still reaches the input") from None
+        raise MISTAKES["p1_cuts_graph"].failure(what, error=error) from None
     if not (np.all(np.isfinite(out)) and np.all(np.isfinite(dx))):
-        raise CheckFailed(f"{what}: output or gradient holds NaN or inf; p == 1 must give zeros, never NaN")
+        raise MISTAKES["module_nan_at_p1"].failure(what)
     if np.any(out != 0) or np.any(dx != 0):
-        raise CheckFailed(f"{what} in training mode must give zeros (and zero gradients)")
+        raise MISTAKES["module_p1_not_zeros"].failure(what=what)
     _set_training(module, what, False)
     _check_module_eval(module, what, x, dout, 1.0)
 

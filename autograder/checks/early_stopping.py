@@ -39,7 +39,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from autograder.checks import mistakes
-from autograder.checks.adapter import CheckFailed, StudentError, probe_model, probe_state_template
+from autograder.checks.adapter import StudentError, probe_model, probe_state_template
 from autograder.checks.calling import expect_error, raised
 from autograder.checks.formatting import call as call_text, exact
 from autograder.checks.mistakes import Mistake
@@ -60,46 +60,54 @@ RULE_MESSAGES = {
     "non_strict": ("counts a loss of exactly best_loss - min_delta as an improvement (<= instead of <): "
                    "an improvement must be strictly better, val_loss < best_loss - min_delta; with <= a "
                    "plateau of equal losses never stops training"),
-    "no_delta": ("ignores min_delta: with min_delta > 0 a loss only counts as an improvement when it beats "
+    "ignores_min_delta": ("ignores min_delta: with min_delta > 0 a loss only counts as an improvement when it beats "
                  "best_loss by more than min_delta (val_loss < best_loss - min_delta)"),
-    "delta_plus": ("applies min_delta the wrong way: val_loss < best_loss + min_delta accepts losses slightly "
+    "min_delta_added": ("applies min_delta the wrong way: val_loss < best_loss + min_delta accepts losses slightly "
                    "WORSE than the best as improvements; an improvement is val_loss < best_loss - min_delta"),
-    "late": ("stops one call late (off by one): return True on the patience-th call in a row without "
+    "stops_late": ("stops one call late (off by one): return True on the patience-th call in a row without "
              "improvement, i.e. as soon as counter >= patience after counting this call"),
-    "early": ("stops one call early (off by one): return True on the patience-th call in a row without "
+    "stops_early": ("stops one call early (off by one): return True on the patience-th call in a row without "
               "improvement (counter >= patience after counting this call), not one call before"),
-    "no_reset": ("does not reset counter to 0 after an improvement: patience counts the calls IN A ROW "
+    "counter_not_reset": ("does not reset counter to 0 after an improvement: patience counts the calls IN A ROW "
                  "without improvement, so every improvement starts the count again"),
     "nan_improves": ("treats a NaN loss as an improvement: a NaN never improves (val_loss < best_loss - "
                      "min_delta is False for NaN; write the test so that NaN lands on the no-improvement side)"),
     "nan_skipped": ("skips NaN losses: a NaN is no improvement, so it counts towards patience (counter += 1) "
                     "like any other call without improvement"),
-    "first_always": ("counts the first call as an improvement whatever its loss: a NaN first loss is no "
+    "first_call_improves": ("counts the first call as an improvement whatever its loss: a NaN first loss is no "
                      "improvement either (NaN < inf is False), so best_loss stays inf, best_epoch 0 and counter "
                      "becomes 1; let the comparison with best_loss = math.inf decide"),
-    "epoch_from_0": ("best_epoch counts calls from 0: the first call is epoch 1, so after an improvement at "
+    "best_epoch_from_0": ("best_epoch counts calls from 0: the first call is epoch 1, so after an improvement at "
                      "the k-th call best_epoch must be k"),
 }
 RULE_MISTAKES = tuple(RULE_MESSAGES)  # the keys `_oracle(..., mistake)` knows
-# The mistakes that change when training stops (epoch_from_0 only changes an attribute).
-STOPPING_MISTAKES = tuple(m for m in RULE_MISTAKES if m != "epoch_from_0")
+# The mistakes that change when training stops (best_epoch_from_0 only changes an attribute).
+STOPPING_MISTAKES = tuple(m for m in RULE_MISTAKES if m != "best_epoch_from_0")
 # Mistakes about the weights the object keeps and loads back.
+NO_COPY_YET = ("no call has improved yet (a NaN never improves, not even the first), so there is nothing to load "
+               "back: return True and leave the model as it is")
 WEIGHT_MESSAGES = {
-    "shallow": ("keeps a shallow copy of the weights: model.state_dict() returns references to the model's "
+    "shallow_copy": ("keeps a shallow copy of the weights: model.state_dict() returns references to the model's "
                 "live tensors, which training then changes in place, so the copy you load back already holds "
                 "the latest weights. Keep a deep copy: copy.deepcopy(model.state_dict()) or "
-                "{k: v.detach().clone() for k, v in model.state_dict().items()}"),
+                "{{k: v.detach().clone() for k, v in model.state_dict().items()}}"),
     "not_restored": ("returned True but did not load the best weights back into the model: keep a deep copy "
                      "of model.state_dict() at each improvement and, when you stop, call "
                      "model.load_state_dict(that copy)"),
-    "early_restore": ("changes the model's weights on a call that does not stop training (it loads the best "
+    "restores_before_stop": ("changes the model's weights on a call that does not stop training (it loads the best "
                       "weights back before stopping): restore them only on the call that returns True"),
-    "buffers": ("restored the parameters but not the buffers (BatchNorm's running_mean, running_var, "
+    "buffers_not_restored": ("restored the parameters but not the buffers (BatchNorm's running_mean, running_var, "
                 "num_batches_tracked): keep and load back the whole model.state_dict(), which holds both"),
-    "restore_false": ("ignores restore_best_weights=False: then the model must keep its latest weights when "
+    "ignores_restore_false": ("ignores restore_best_weights=False: then the model must keep its latest weights when "
                       "training stops, but yours loaded back older ones"),
-    "no_copy_yet": ("no call has improved yet (a NaN never improves, not even the first), so there is nothing "
-                    "to load back: return True and leave the model as it is"),
+    "raises_without_copy": "{what} raised {error}: this call must return True, and " + NO_COPY_YET,
+    "changes_without_copy": "your object changed the model's weights, but " + NO_COPY_YET,
+    "weights_changed": ("your object changed the model's weights; it may only load the best weights back on the "
+                        "call that returns True, and only with restore_best_weights"),
+    "restores_wrong_call": ("after returning True the model holds the weights it had at call {held}, but the best "
+                            "loss was seen at call {best}: keep a copy at each improvement and load that one back"),
+    "restored_weights_wrong": ("after returning True the model's weights are not those of the best call ({best}): "
+                               "load back exactly what model.state_dict() held then"),
 }
 # The defaults, when only the cases built with EarlyStopping() (no arguments) go wrong.
 DEFAULT_MESSAGES = {
@@ -109,10 +117,27 @@ DEFAULT_MESSAGES = {
                          "patience={patience}"),
     "default_restore": ("EarlyStopping() must default to restore_best_weights=True: with no arguments yours did not load "
                 "the best weights back when it stopped"),
-    "default_other": ("EarlyStopping() with no arguments must behave as EarlyStopping(patience=5, min_delta=0.0, "
+    "defaults_wrong": ("EarlyStopping() with no arguments must behave as EarlyStopping(patience=5, min_delta=0.0, "
               "restore_best_weights=True), and yours does not: check the defaults in the signature of __init__"),
 }
-MISTAKES = mistakes.table(**RULE_MESSAGES, **WEIGHT_MESSAGES, **DEFAULT_MESSAGES)
+# What the object answers and holds, and how it is built.
+FORM_MESSAGES = {
+    "attribute_not_number": ("attribute `{name}` must be a number, found {value}; keep best_loss (float), best_epoch "
+                             "(int) and counter (int) as attributes"),
+    "answer_not_bool": ("call {call} returned {answer}; it must return True (stop) or False (go on) on every call. "
+                        "Did you forget a `return False`?"),
+    "stops_wrong": ("{yours}. The rule: a call improves when val_loss < best_loss - min_delta (NaN never improves); "
+                    "on the patience-th call in a row without improvement return True"),
+    "initial_attributes_wrong": ("before any call best_loss must be math.inf, best_epoch 0 and counter 0; yours are "
+                                 "{best_loss}, {best_epoch} and {counter}"),
+    "attributes_wrong": ("after call {call} your best_loss, best_epoch and counter are {got_loss}, {got_epoch} and "
+                         "{got_counter}; expected {loss}, {epoch} and {counter}. best_loss is the loss of the last "
+                         "improvement, best_epoch the number of the call that made it (from 1), counter the number "
+                         "of calls since then"),
+    "rejects_valid_arguments": ("{what} raised {error}: these arguments are valid (only patience < 1 or min_delta < 0 "
+                                "are errors)"),
+}
+MISTAKES = mistakes.table(**RULE_MESSAGES, **WEIGHT_MESSAGES, **DEFAULT_MESSAGES, **FORM_MESSAGES)
 
 
 @functools.lru_cache(maxsize=1)
@@ -131,7 +156,7 @@ def _parameter_keys() -> tuple[str, ...]:
 # --------------------------------------------------------------------------------------------
 def _improves(loss: float, best: float, min_delta: float, mistake: str | None) -> bool:
     """The improvement test, as the specification writes it (mistake=None) or as a mistake does."""
-    threshold = {"no_delta": best, "delta_plus": best + min_delta}.get(mistake, best - min_delta)
+    threshold = {"ignores_min_delta": best, "min_delta_added": best + min_delta}.get(mistake, best - min_delta)
     if mistake == "nan_improves":
         return not loss >= threshold
     if mistake == "non_strict":
@@ -147,15 +172,15 @@ def _oracle(losses, patience: int, min_delta: float, mistake: str | None = None)
         if mistake == "nan_skipped" and loss != loss:
             calls.append((False, counter, best_epoch, best))
             continue
-        improved = _improves(loss, best, min_delta, mistake) or (mistake == "first_always" and call == 1)
+        improved = _improves(loss, best, min_delta, mistake) or (mistake == "first_call_improves" and call == 1)
         stop = False
         if improved:
             best, best_epoch = loss, call
-            counter = counter if mistake == "no_reset" else 0
+            counter = counter if mistake == "counter_not_reset" else 0
         else:
             counter += 1
-            stop = counter >= max(1, patience + {"late": 1, "early": -1}.get(mistake, 0))
-        calls.append((stop, counter, max(0, best_epoch - 1) if mistake == "epoch_from_0" else best_epoch, best))
+            stop = counter >= max(1, patience + {"stops_late": 1, "stops_early": -1}.get(mistake, 0))
+        calls.append((stop, counter, max(0, best_epoch - 1) if mistake == "best_epoch_from_0" else best_epoch, best))
         if stop:
             break
     return calls
@@ -222,8 +247,7 @@ def _attributes(obj, what: str) -> dict:
         raise raised(error, f"reading the attributes of {what}", NAME) from None
     for name, value in found.items():
         if isinstance(value, str) or value is None:
-            raise CheckFailed(f"{what}: attribute `{name}` must be a number, found {value}; keep best_loss "
-                              "(float), best_epoch (int) and counter (int) as attributes")
+            raise MISTAKES["attribute_not_number"].failure(what, name=name, value=value)
     return found
 
 
@@ -235,14 +259,13 @@ def _run(impl, case: Case, in_place: bool = True) -> Run:
         try:
             answer, after = obj.step(loss, state, in_place=in_place)
         except StudentError as error:
-            failure = raised(error, f"{case.describe()}: call {call} (val_loss={exact(loss)})", NAME)
+            what = f"{case.describe()}: call {call} (val_loss={exact(loss)})"
             stops_without_copy = _stop_call(predicted) == call and predicted[-1][2] == 0 and case.restore
             if stops_without_copy and not error.is_a("NotImplementedError"):
-                failure = CheckFailed(f"{failure}: this call must return True, and {MISTAKES['no_copy_yet'].text()}")
-            raise failure from None
+                raise MISTAKES["raises_without_copy"].failure(what=what, error=error) from None
+            raise raised(error, what, NAME) from None
         if not isinstance(answer, bool):
-            raise CheckFailed(f"{case.describe()}: call {call} returned {answer}; it must return True (stop) or "
-                              "False (go on) on every call. Did you forget a `return False`?")
+            raise MISTAKES["answer_not_bool"].failure(case.describe(), call=call, answer=answer)
         run.answers.append(answer)
         run.after.append(after)
         run.attrs.append(_attributes(obj, what))
@@ -285,7 +308,7 @@ def _wrong_default(runs: list[Run]) -> tuple[Mistake, dict]:
     for patience in range(1, 21):
         if patience != DEFAULTS["patience"] and stops_like(patience, 0.0):
             return MISTAKES["default_patience"], {"patience": patience}
-    return MISTAKES["default_other"], {}
+    return MISTAKES["defaults_wrong"], {}
 
 
 def _yours_and_expected(run: Run) -> str:
@@ -309,9 +332,7 @@ def _check_stopping(runs: list[Run]) -> None:
     if run.case.defaults and _explains(explicit, None, attributes=False):
         default, values = _wrong_default([r for r in runs if r.case.defaults])
         raise default.failure(after=f". {example}", **values)
-    raise CheckFailed(f"{run.case.describe()}: {_yours_and_expected(run)}. The rule: a call improves when "
-                      "val_loss < best_loss - min_delta (NaN never improves); on the patience-th call in a row "
-                      "without improvement return True")
+    raise MISTAKES["stops_wrong"].failure(run.case.describe(), yours=_yours_and_expected(run))
 
 
 def _check_attributes(runs: list[Run]) -> None:
@@ -319,8 +340,8 @@ def _check_attributes(runs: list[Run]) -> None:
     for run in runs:
         first = run.initial
         if not (first["best_loss"] == math.inf and first["best_epoch"] == 0 and first["counter"] == 0):
-            raise CheckFailed(f"before any call best_loss must be math.inf, best_epoch 0 and counter 0; yours are "
-                              f"{first['best_loss']}, {first['best_epoch']} and {first['counter']}")
+            raise MISTAKES["initial_attributes_wrong"].failure(best_loss=first["best_loss"],
+                                                               best_epoch=first["best_epoch"], counter=first["counter"])
     if _explains(runs, None, attributes=True):
         return
     for mistake in RULE_MISTAKES:
@@ -329,11 +350,9 @@ def _check_attributes(runs: list[Run]) -> None:
     for run in runs:
         for call, (got, want) in enumerate(zip(run.attrs, run.case.predicted()), start=1):
             if not _attrs_match(got, want):
-                raise CheckFailed(
-                    f"{run.case.describe()}: after call {call} your best_loss, best_epoch and counter are "
-                    f"{exact(got['best_loss'])}, {got['best_epoch']} and {got['counter']}; expected {exact(want[3])}, "
-                    f"{want[2]} and {want[1]}. best_loss is the loss of the last improvement, best_epoch the number "
-                    "of the call that made it (from 1), counter the number of calls since then")
+                raise MISTAKES["attributes_wrong"].failure(
+                    run.case.describe(), call=call, got_loss=exact(got["best_loss"]), got_epoch=got["best_epoch"],
+                    got_counter=got["counter"], loss=exact(want[3]), epoch=want[2], counter=want[1])
 
 
 def _check_weights(impl, runs: list[Run]) -> None:
@@ -351,30 +370,26 @@ def _check_weights(impl, runs: list[Run]) -> None:
                 if _same_state(after, given):
                     continue
                 if best is not None and _same_state(after, best):
-                    raise MISTAKES["restore_false" if answer else "early_restore"].failure(after=f" ({where})")
+                    raise MISTAKES["ignores_restore_false" if answer else "restores_before_stop"].failure(
+                        after=f" ({where})")
                 if answer and best is None:
-                    raise CheckFailed(f"{where}: your object changed the model's weights, but "
-                                      f"{MISTAKES['no_copy_yet'].text()}")
-                raise CheckFailed(f"{where}: your object changed the model's weights; it may only load the best "
-                                  "weights back on the call that returns True, and only with restore_best_weights")
+                    raise MISTAKES["changes_without_copy"].failure(where)
+                raise MISTAKES["weights_changed"].failure(where)
             if _same_state(after, best):
                 continue
             if _same_state(after, best, parameters) and not _same_state(after, best):
-                raise MISTAKES["buffers"].failure(after=f" ({where})")
+                raise MISTAKES["buffers_not_restored"].failure(after=f" ({where})")
             if _same_state(after, given):
                 replay = _run(impl, case, in_place=False)
                 if replay.stop_call == call and _same_state(replay.after[-1], best):
-                    raise MISTAKES["shallow"].failure(after=f" ({where})")
+                    raise MISTAKES["shallow_copy"].failure(after=f" ({where})")
                 if case.defaults:
                     raise MISTAKES["default_restore"].failure(after=f" ({where}: the best call was {best_call})")
                 raise MISTAKES["not_restored"].failure(after=f" ({where}: the best call was {best_call})")
             held = [k for k, state in enumerate(case.states[:call], start=1) if _same_state(after, state)]
             if held:
-                raise CheckFailed(f"{where}: after returning True the model holds the weights it had at call "
-                                  f"{held[-1]}, but the best loss was seen at call {best_call}: keep a copy at each "
-                                  "improvement and load that one back")
-            raise CheckFailed(f"{where}: after returning True the model's weights are not those of the best call "
-                              f"({best_call}): load back exactly what model.state_dict() held then")
+                raise MISTAKES["restores_wrong_call"].failure(where, held=held[-1], best=best_call)
+            raise MISTAKES["restored_weights_wrong"].failure(where, best=best_call)
 
 
 def _construction_arguments(rng: np.random.Generator | None) -> tuple[list[dict], list[dict]]:
@@ -399,11 +414,9 @@ def _check_construction(impl, rng: np.random.Generator | None) -> None:
         try:
             impl.new_object(NAME, **kwargs)
         except StudentError as error:
-            failure = raised(error, call_text(NAME, **kwargs), NAME)
             if error.is_a("NotImplementedError"):
-                raise failure from None
-            raise CheckFailed(f"{failure}: these arguments are valid (only patience < 1 or min_delta < 0 are "
-                              "errors)") from None
+                raise raised(error, call_text(NAME, **kwargs), NAME) from None
+            raise MISTAKES["rejects_valid_arguments"].failure(what=call_text(NAME, **kwargs), error=error) from None
     for kwargs in invalid:
         expect_error("ValueError", NAME, call_text(NAME, **kwargs), "patience must be at least 1 and min_delta at least 0",
                      impl.new_object, NAME, **kwargs)

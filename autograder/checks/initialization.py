@@ -53,6 +53,78 @@ SIGMAS = 6.0
 MAX_BELOW = 20.0  # the largest of n draws lies within a * (1 - MAX_BELOW / n) of a, but for e^-20
 RELU_GAIN = math.sqrt(2.0)
 
+# Every diagnosis of the chapter (and the shared ones, mistakes.SHARED). A failure reads
+# "<the call and what it returned>: <message>" where the message does not name the call itself.
+MISTAKES = mistakes.table(
+    # what came back
+    not_a_number="{what} returned {value!r}: return a number",
+    array_returned="{what} returned an array of shape {shape}: return a single number",
+    not_single_number="{what} returned {kind}: return a single number (the bound a of U(-a, a))",
+    # fan_in_and_fan_out
+    shape_type_required=("{what} raised {error}: shape can be any sequence of ints: a tuple, a list or a torch.Size "
+                         "(weight.shape); index it (shape[0], shape[1], shape[2:]) instead of requiring one type"),
+    kernel_dimensions_limited=("{what} raised {error}: a weight can have any number of kernel dimensions, (out, in, "
+                               "*kernel): the receptive field is the product of all of them, math.prod(shape[2:])"),
+    fans_not_pair="{what} must return a pair (fan_in, fan_out), got {got}",
+    fans_not_whole="{what} returned {got}: fans are whole numbers (counts of connections)",
+    fans_swapped=("fan_in and fan_out are swapped. PyTorch stores {layer}, so fan_in comes from shape[1] (the inputs "
+                  "of each unit) and fan_out from shape[0]; swapped fans would make He initialization scale by "
+                  "fan_out"),
+    receptive_field_ignored=("the receptive field is ignored. Each output of {layer} sees in_channels * prod(kernel) "
+                             "= {in_channels} * {field} inputs: multiply both fans by the product of the kernel "
+                             "sizes (shape[2:])"),
+    fans_swapped_field_ignored=("fan_in and fan_out are swapped (fan_in comes from shape[1], PyTorch stores "
+                                "(out_channels, in_channels, *kernel)) and the receptive field is ignored (multiply "
+                                "both by the product of the kernel sizes, shape[2:])"),
+    square_kernel=("the kernel is taken as square (one kernel size raised to the number of kernel dimensions), but "
+                   "its sizes {sizes} differ; the receptive field is the product of ALL kernel sizes, "
+                   "math.prod(shape[2:])"),
+    one_kernel_dimension=("only one kernel dimension is counted; the receptive field is the product of ALL kernel "
+                          "sizes, shape[2:]"),
+    fans_wrong=("{what} returned {got}, expected {expected} for {layer}: fan_in = shape[1] * prod(shape[2:]) and "
+                "fan_out = shape[0] * prod(shape[2:])"),
+    # the bounds: what they returned, their signatures, their default gains
+    bound_not_positive="{what} returned {value}: a bound a of U(-a, a) is a positive, finite number",
+    signature_changed="{what} failed: keep the signature {signature} ({what} raised {error})",
+    xavier_default_gain=("{what} returned {got}, expected {want}: the default gain is 1.0 "
+                         "(torch.nn.init.xavier_uniform_'s default), not sqrt(2)"),
+    he_default_gain=("{what} returned {got}, expected {want}: the default gain is sqrt(2), ReLU's gain "
+                     "(torch.nn.init.calculate_gain('relu')), not 1"),
+    # a wrong bound, matched against what each mistake gives (`mistakes.matching`)
+    xavier_normal_std=("that is the standard deviation of Xavier's NORMAL init, sqrt(2 / (fan_in + fan_out)), not the "
+                       "uniform bound. U(-a, a) has standard deviation a / sqrt(3), so a = sqrt(3) * std = gain * "
+                       "sqrt(6 / (fan_in + fan_out))"),
+    xavier_gain_ignored="the gain is ignored (gain = {gain}); the bound is gain * sqrt(6 / (fan_in + fan_out))",
+    xavier_gain_inside_root="the gain multiplies the bound, outside the square root: gain * sqrt(6 / (fan_in + fan_out))",
+    xavier_gain_twice="the gain is applied twice; the bound is gain * sqrt(6 / (fan_in + fan_out))",
+    xavier_one_fan=("it uses one fan only. Xavier (Glorot) averages the two, Var(w) = 2 / (fan_in + fan_out), so "
+                    "a = gain * sqrt(6 / (fan_in + fan_out))"),
+    xavier_no_root="the square root is missing: a = gain * sqrt(6 / (fan_in + fan_out))",
+    he_normal_std=("that is the standard deviation of He's NORMAL init (gain / sqrt(fan_in), sqrt(2 / fan_in) for "
+                   "ReLU), not the uniform bound. U(-a, a) has standard deviation a / sqrt(3), so a = sqrt(3) * std "
+                   "= gain * sqrt(3 / fan_in)"),
+    he_relu_gain_only=("the gain is ignored (gain = {gain}): sqrt(6 / fan_in) is the bound for ReLU's gain sqrt(2) "
+                       "only; the bound is gain * sqrt(3 / fan_in)"),
+    he_gain_ignored="the gain is ignored (gain = {gain}); the bound is gain * sqrt(3 / fan_in)",
+    he_gain_twice=("the gain is counted twice: sqrt(6 / fan_in) = sqrt(2) * sqrt(3 / fan_in) already holds ReLU's "
+                   "gain sqrt(2); the bound is gain * sqrt(3 / fan_in)"),
+    he_gain_inside_root="the gain multiplies the bound, outside the square root: gain * sqrt(3 / fan_in)",
+    he_no_root="the square root is missing: a = gain * sqrt(3 / fan_in)",
+    he_fan_out=("the first parameter must be fan_in. He initialization (kaiming_uniform_ with mode='fan_in') "
+                "divides by the number of inputs of a unit, fan_in, not by fan_out: it keeps the forward "
+                "activations' variance"),
+    # a wrong bound no known mistake explains
+    xavier_wrong=("{what} returned {got}, expected {want} (fan_in = {fan_in}, fan_out = {fan_out}, gain = {gain}): "
+                  "the Xavier uniform bound is a = gain * sqrt(6 / (fan_in + fan_out))"),
+    he_wrong=("{what} returned {got}, expected {want} (fan_in = {fan_in}, gain = {gain}): the He (Kaiming) uniform "
+              "bound is a = gain * sqrt(3 / fan_in)"),
+    # the comparison with torch.nn.init's own fill (only when no known mistake explains the bound)
+    torch_fill_differs="with the same generator, uniform_(-a, a) with your a = {a} does not reproduce {call}",
+    torch_fill_above="{call} draws values up to |w| = {largest}, above your bound a = {a}",
+    torch_fill_below="none of the {n} values of {call} comes near your bound a = {a}: your a is too large",
+    torch_fill_variance="the variance of {call}'s values is {ratio} times a^2 / 3 for your a = {a}",
+)
+
 
 # --------------------------------------------------------------------------------------------
 # helpers
@@ -60,17 +132,17 @@ RELU_GAIN = math.sqrt(2.0)
 def _as_number(value, what: str) -> float:
     """A real number from whatever the student returned (int, float, NumPy or 0-d tensor)."""
     if isinstance(value, bool) or value is None:
-        raise CheckFailed(f"{what} returned {value!r}: return a number")
+        raise MISTAKES["not_a_number"].failure(what=what, value=value)
     if isinstance(value, int):
         return float(int.__int__(value))
     if isinstance(value, float):
         return float.__float__(value)
     if isinstance(value, np.ndarray) and value.dtype.kind in "iuf":
         if value.size != 1:
-            raise CheckFailed(f"{what} returned an array of shape {value.shape}: return a single number")
+            raise MISTAKES["array_returned"].failure(what=what, shape=value.shape)
         return float(value.reshape(()).item())
     kind = "a tuple" if isinstance(value, tuple) else f"a {type(value).__name__}"
-    raise CheckFailed(f"{what} returned {kind}: return a single number (the bound a of U(-a, a))")
+    raise MISTAKES["not_single_number"].failure(what=what, kind=kind)
 
 
 def _close(got: float, want: float) -> bool:
@@ -126,25 +198,20 @@ def _fans(impl, shape, as_list: bool = False) -> tuple:
         result, _ = impl.call("fan_in_and_fan_out", shape)
     except StudentError as error:
         if as_list and not error.is_a("NotImplementedError"):
-            raise CheckFailed(f"{what} raised {error}: {ANY_SEQUENCE}") from None
+            raise MISTAKES["shape_type_required"].failure(what=what, error=error) from None
         if len(shape) > 5 and not error.is_a("NotImplementedError"):
-            raise CheckFailed(f"{what} raised {error}: {ANY_KERNEL}") from None
+            raise MISTAKES["kernel_dimensions_limited"].failure(what=what, error=error) from None
         raise raised(error, what, "fan_in_and_fan_out") from None
     if isinstance(result, np.ndarray) and result.shape == (2,):
         result = tuple(result)
     if not isinstance(result, (tuple, list)) or len(result) != 2:
-        raise CheckFailed(f"{what} must return a pair (fan_in, fan_out), got "
-                          f"{type(result).__name__ if not isinstance(result, np.ndarray) else 'an array of shape ' + str(result.shape)}")
+        got = type(result).__name__ if not isinstance(result, np.ndarray) else f"an array of shape {result.shape}"
+        raise MISTAKES["fans_not_pair"].failure(what=what, got=got)
     got = tuple(_as_number(v, what) for v in result)
     if not all(math.isfinite(v) and v == int(v) for v in got):
-        raise CheckFailed(f"{what} returned {got}: fans are whole numbers (counts of connections)")
+        raise MISTAKES["fans_not_whole"].failure(what=what, got=got)
     return tuple(int(v) for v in got), what
 
-
-ANY_SEQUENCE = ("shape can be any sequence of ints: a tuple, a list or a torch.Size (weight.shape); "
-                "index it (shape[0], shape[1], shape[2:]) instead of requiring one type")
-ANY_KERNEL = ("a weight can have any number of kernel dimensions, (out, in, *kernel): the receptive "
-              "field is the product of all of them, math.prod(shape[2:])")
 
 
 def _check_fans(impl, shape, expected, as_list: bool = False) -> None:
@@ -159,27 +226,18 @@ def _check_fans(impl, shape, expected, as_list: bool = False) -> None:
     receptive_field = math.prod(shape[2:])
     mine = f"{what} returned {got}, expected {expected}"
     if got == (fan_out, fan_in):
-        raise CheckFailed(f"{mine}: fan_in and fan_out are swapped. PyTorch stores {_layer(shape)}, so "
-                          "fan_in comes from shape[1] (the inputs of each unit) and fan_out from shape[0]; "
-                          "swapped fans would make He initialization scale by fan_out")
+        raise MISTAKES["fans_swapped"].failure(mine, layer=_layer(shape))
     if len(shape) > 2 and got == (in_ch, out_ch):
-        raise CheckFailed(f"{mine}: the receptive field is ignored. Each output of {_layer(shape)} sees "
-                          f"in_channels * prod(kernel) = {in_ch} * {receptive_field} inputs: multiply both "
-                          "fans by the product of the kernel sizes (shape[2:])")
+        raise MISTAKES["receptive_field_ignored"].failure(mine, layer=_layer(shape), in_channels=in_ch,
+                                                          field=receptive_field)
     if len(shape) > 2 and got == (out_ch, in_ch):
-        raise CheckFailed(f"{mine}: fan_in and fan_out are swapped (fan_in comes from shape[1], "
-                          "PyTorch stores (out_channels, in_channels, *kernel)) and the receptive field "
-                          "is ignored (multiply both by the product of the kernel sizes, shape[2:])")
+        raise MISTAKES["fans_swapped_field_ignored"].failure(mine)
     square = [k ** (len(shape) - 2) for k in (shape[2], shape[-1])] if len(shape) > 3 else []
     if any(got == (in_ch * field, out_ch * field) for field in square):
-        raise CheckFailed(f"{mine}: the kernel is taken as square (one kernel size raised to the number of "
-                          f"kernel dimensions), but its sizes {shape[2:]} differ; the receptive field is the "
-                          "product of ALL kernel sizes, math.prod(shape[2:])")
+        raise MISTAKES["square_kernel"].failure(mine, sizes=shape[2:])
     if len(shape) > 3 and got in ((in_ch * shape[2], out_ch * shape[2]), (in_ch * shape[-1], out_ch * shape[-1])):
-        raise CheckFailed(f"{mine}: only one kernel dimension is counted; the receptive field is the "
-                          "product of ALL kernel sizes, shape[2:]")
-    raise CheckFailed(f"{mine} for {_layer(shape)}: fan_in = shape[1] * prod(shape[2:]) and "
-                      "fan_out = shape[0] * prod(shape[2:])")
+        raise MISTAKES["one_kernel_dimension"].failure(mine)
+    raise MISTAKES["fans_wrong"].failure(what=what, got=got, expected=expected, layer=_layer(shape))
 
 
 def _check_fans_value_error(impl, shape) -> None:
@@ -267,7 +325,7 @@ def _bound_value(result, what: str) -> float:
     """The bound the student's function returned: a positive, finite number."""
     value = _as_number(result, what)
     if not math.isfinite(value) or value <= 0:
-        raise CheckFailed(f"{what} returned {number(value)}: a bound a of U(-a, a) is a positive, finite number")
+        raise MISTAKES["bound_not_positive"].failure(what=what, value=number(value))
     return value
 
 
@@ -279,30 +337,6 @@ def _he_formula(fan_in, gain=RELU_GAIN) -> float:
     return gain * math.sqrt(3.0 / fan_in)
 
 
-MISTAKES = mistakes.table(
-    xavier_normal_std=("that is the standard deviation of Xavier's NORMAL init, sqrt(2 / (fan_in + fan_out)), not the "
-                       "uniform bound. U(-a, a) has standard deviation a / sqrt(3), so a = sqrt(3) * std = gain * "
-                       "sqrt(6 / (fan_in + fan_out))"),
-    xavier_gain_ignored="the gain is ignored (gain = {gain}); the bound is gain * sqrt(6 / (fan_in + fan_out))",
-    xavier_gain_inside_root="the gain multiplies the bound, outside the square root: gain * sqrt(6 / (fan_in + fan_out))",
-    xavier_gain_twice="the gain is applied twice; the bound is gain * sqrt(6 / (fan_in + fan_out))",
-    xavier_one_fan=("it uses one fan only. Xavier (Glorot) averages the two, Var(w) = 2 / (fan_in + fan_out), so "
-                    "a = gain * sqrt(6 / (fan_in + fan_out))"),
-    xavier_no_root="the square root is missing: a = gain * sqrt(6 / (fan_in + fan_out))",
-    he_normal_std=("that is the standard deviation of He's NORMAL init (gain / sqrt(fan_in), sqrt(2 / fan_in) for "
-                   "ReLU), not the uniform bound. U(-a, a) has standard deviation a / sqrt(3), so a = sqrt(3) * std "
-                   "= gain * sqrt(3 / fan_in)"),
-    he_relu_gain_only=("the gain is ignored (gain = {gain}): sqrt(6 / fan_in) is the bound for ReLU's gain sqrt(2) "
-                       "only; the bound is gain * sqrt(3 / fan_in)"),
-    he_gain_ignored="the gain is ignored (gain = {gain}); the bound is gain * sqrt(3 / fan_in)",
-    he_gain_twice=("the gain is counted twice: sqrt(6 / fan_in) = sqrt(2) * sqrt(3 / fan_in) already holds ReLU's "
-                   "gain sqrt(2); the bound is gain * sqrt(3 / fan_in)"),
-    he_gain_inside_root="the gain multiplies the bound, outside the square root: gain * sqrt(3 / fan_in)",
-    he_no_root="the square root is missing: a = gain * sqrt(3 / fan_in)",
-    he_fan_out=("the first parameter must be fan_in. He initialization (kaiming_uniform_ with mode='fan_in') "
-                "divides by the number of inputs of a unit, fan_in, not by fan_out: it keeps the forward "
-                "activations' variance"),
-)
 
 
 def _xavier_candidates(fan_in: int, fan_out: int, gain: float) -> list[tuple[str, float]]:
@@ -336,9 +370,8 @@ def _diagnose_xavier(got: float, fan_in: int, fan_out: int, gain: float, what: s
     mistake = mistakes.matching(got, _xavier_candidates(fan_in, fan_out, gain), MISTAKES, _close)
     if mistake:
         return mistake.failure(mine, gain=number(gain))
-    return CheckFailed(f"{mine}, expected {number(_xavier_formula(fan_in, fan_out, gain))} (fan_in = {fan_in}, "
-                       f"fan_out = {fan_out}, gain = {number(gain)}): the Xavier uniform bound is "
-                       "a = gain * sqrt(6 / (fan_in + fan_out))")
+    return MISTAKES["xavier_wrong"].failure(what=what, got=number(got), want=number(_xavier_formula(fan_in, fan_out, gain)),
+                                           fan_in=fan_in, fan_out=fan_out, gain=number(gain))
 
 
 def _diagnose_he(got: float, fan_in: int, gain: float, what: str) -> CheckFailed:
@@ -346,8 +379,8 @@ def _diagnose_he(got: float, fan_in: int, gain: float, what: str) -> CheckFailed
     mistake = mistakes.matching(got, _he_candidates(fan_in, gain), MISTAKES, _close)
     if mistake:
         return mistake.failure(mine, gain=number(gain))
-    return CheckFailed(f"{mine}, expected {number(_he_formula(fan_in, gain))} (fan_in = {fan_in}, gain = "
-                       f"{number(gain)}): the He (Kaiming) uniform bound is a = gain * sqrt(3 / fan_in)")
+    return MISTAKES["he_wrong"].failure(what=what, got=number(got), want=number(_he_formula(fan_in, gain)),
+                                       fan_in=fan_in, gain=number(gain))
 
 
 def _keyword_call_failed(impl, name: str, error: StudentError, positional: tuple) -> bool:
@@ -367,7 +400,7 @@ def _call_bound_by_keyword(impl, name: str, what: str, positional: tuple, **kwar
             raise MISTAKES["he_fan_out"].failure(f"{what} failed ({what} raised {error})") from None
         signature = {"xavier_uniform_bound": "xavier_uniform_bound(fan_in, fan_out, gain=1.0)",
                      "he_uniform_bound": "he_uniform_bound(fan_in, gain=math.sqrt(2.0))"}[name]
-        raise CheckFailed(f"{what} failed: keep the signature {signature} ({what} raised {error})") from None
+        raise MISTAKES["signature_changed"].failure(what=what, signature=signature, error=error) from None
     return _bound_value(result, what)
 
 
@@ -385,8 +418,8 @@ def _xavier(impl, fan_in, fan_out, gain=None, keywords=False) -> tuple[float, st
 def _diagnose_xavier_call(got: float, fan_in: int, fan_out: int, gain, what: str) -> CheckFailed:
     """The diagnosis of a wrong Xavier bound; `gain=None` means the call relied on the default gain."""
     if gain is None and _close(got, _xavier_formula(fan_in, fan_out, RELU_GAIN)):
-        return CheckFailed(f"{what} returned {number(got)}, expected {number(_xavier_formula(fan_in, fan_out))}: "
-                           "the default gain is 1.0 (torch.nn.init.xavier_uniform_'s default), not sqrt(2)")
+        return MISTAKES["xavier_default_gain"].failure(what=what, got=number(got),
+                                                       want=number(_xavier_formula(fan_in, fan_out)))
     return _diagnose_xavier(got, fan_in, fan_out, 1.0 if gain is None else gain, what)
 
 
@@ -412,8 +445,7 @@ def _he(impl, fan_in, gain=None, keywords=False) -> tuple[float, str]:
 def _diagnose_he_call(got: float, fan_in: int, gain, what: str) -> CheckFailed:
     """The diagnosis of a wrong He bound; `gain=None` means the call relied on the default gain."""
     if gain is None and _close(got, _he_formula(fan_in, 1.0)):
-        return CheckFailed(f"{what} returned {number(got)}, expected {number(_he_formula(fan_in))}: the default gain "
-                           "is sqrt(2), ReLU's gain (torch.nn.init.calculate_gain('relu')), not 1")
+        return MISTAKES["he_default_gain"].failure(what=what, got=number(got), want=number(_he_formula(fan_in)))
     return _diagnose_he(got, fan_in, RELU_GAIN if gain is None else gain, what)
 
 
@@ -432,28 +464,30 @@ def _against_torch(bound: float, formula: float, diagnose, shape, seed: int, tor
     `formula` is the correct bound; `diagnose()` names the student's mistake when theirs differs.
     """
 
-    def fail(detail: str) -> CheckFailed:
+    def fail(detail: str, **values) -> CheckFailed:
+        """`detail` (a key of MISTAKES) says what the fill showed: after the diagnosis of the bound, with its key."""
         if _close(bound, formula):  # cannot happen for a correct bound; say what was seen
-            return CheckFailed(f"{what}: {detail}")
-        return CheckFailed(f"{diagnose()} ({detail})")
+            return MISTAKES[detail].failure(what, **values)
+        failure = diagnose()
+        return CheckFailed(f"{failure} ({MISTAKES[detail].text(**values)})", mistake=failure.mistake)
 
     theirs = _torch_init(torch_kind, shape, seed, **torch_kwargs)
     mine = _uniform_like_torch(shape, bound, seed)
     call = f"torch.nn.init.{torch_kind}(w of shape {tuple(shape)}" + "".join(
         f", {k}={v!r}" if isinstance(v, str) else f", {k}={number(v)}" for k, v in torch_kwargs.items()) + ")"
     if not close(mine.numpy(), theirs.numpy(), Tolerance(rtol=RTOL, atol=RTOL * bound)):
-        raise fail(f"with the same generator, uniform_(-a, a) with your a = {number(bound)} does not reproduce {call}")
+        raise fail("torch_fill_differs", a=number(bound), call=call)
     # statistics of a large fresh fill: max |w| just below a; variance a^2 / 3
     big = _torch_init(torch_kind, shape, seed + 1, **torch_kwargs)
     n = big.numel()
     largest = float(big.abs().max())
     ratio = float(big.var()) / (bound**2 / 3.0)
     if largest > bound * (1 + RTOL):
-        raise fail(f"{call} draws values up to |w| = {number(largest)}, above your bound a = {number(bound)}")
+        raise fail("torch_fill_above", call=call, largest=number(largest), a=number(bound))
     if largest < bound * (1 - MAX_BELOW / n):
-        raise fail(f"none of the {n} values of {call} comes near your bound a = {number(bound)}: your a is too large")
+        raise fail("torch_fill_below", n=n, call=call, a=number(bound))
     if abs(ratio - 1.0) > SIGMAS * math.sqrt(4.0 / 5.0) / math.sqrt(n) + 1e-9:
-        raise fail(f"the variance of {call}'s values is {number(ratio)} times a^2 / 3 for your a = {number(bound)}")
+        raise fail("torch_fill_variance", call=call, ratio=number(ratio), a=number(bound))
 
 
 def _torch_stat_shapes(rng: np.random.Generator) -> list[tuple[int, ...]]:

@@ -6,7 +6,10 @@ It owns what every part shares, so that no chapter decides it again:
   - the forbidden rule: a static finding fails the part before its checks run, and a forbidden
     operation logged while they ran (a notebook's own kernel) fails it after; one message text,
     `forbidden.verdict`, for both;
-  - the verdict's wording: "<part>: all visible checks passed", "<part>: <diagnosis>".
+  - the verdict's wording: "<part>: all visible checks passed", "<part>: <diagnosis>";
+  - the diagnosis's key: every failed verdict names a mistake (mistakes.py), the chapter's or a
+    shared one; a text worded elsewhere (by the implementation, or by the caller's `unusable`)
+    is recognised by its template (`mistakes.recognised`).
 """
 from __future__ import annotations
 
@@ -14,10 +17,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from autograder.checks.adapter import CheckFailed, StudentError
+from autograder.checks.mistakes import SHARED, recognised
 from autograder.checks.part import Part
 from autograder.checks.seeds import fresh_rng, seed_everything
 
-FORBIDDEN = "forbidden"  # the mistake key of a verdict that found a forbidden library route
+FORBIDDEN = "forbidden"  # the (shared) mistake key of a verdict that found a forbidden library route
 
 
 @dataclass(frozen=True)
@@ -46,16 +50,22 @@ def run_part(part: Part, impl, hidden: bool, *, seed: int | None = None, finding
     source (`autograder.forbidden`); unusable(): why the part cannot be checked at all (no code, a
     cell that raised), asked of the caller that read the notebook, or None.
     """
-    from autograder import forbidden, references
+    from autograder import references
 
     if seed is not None:
         seed_everything(seed)
 
     def failed(detail: str, mistake: str | None = None) -> Verdict:
+        if mistake is None:
+            known = recognised(detail)
+            mistake = known.key if known else None
         return Verdict(part.name, hidden, False, detail, mistake)
 
+    def forbidden_route(found: list[str]) -> Verdict:  # the words of forbidden.verdict(found)
+        return failed(SHARED[FORBIDDEN].text(findings="; ".join(found)), FORBIDDEN)
+
     if findings:  # visible and hidden tests alike
-        return failed(forbidden.verdict(list(findings)), FORBIDDEN)
+        return forbidden_route(list(findings))
     try:
         reason = unusable() if unusable else None
         if reason:
@@ -69,10 +79,14 @@ def run_part(part: Part, impl, hidden: bool, *, seed: int | None = None, finding
     except CheckFailed as failure:
         return failed(str(failure), failure.mistake)
     except StudentError as error:  # a check that did not expect this exception still names it
-        return failed(f"your code raised {error}")
+        return failed(*_keyed(SHARED["raised_error"].failure(what="your code", error=error)))
     except Exception as error:  # a check tripped over a value it did not expect
-        return failed(f"the checks could not use what your code returned ({type(error).__name__}: {error})")
+        return failed(*_keyed(SHARED["unusable_result"].failure(kind=type(error).__name__, error=error)))
     seen = sorted(getattr(impl, "forbidden_seen", ()) or ())
     if seen and part.forbidden_names:
-        return failed(forbidden.verdict([f"`{op}` ran" for op in seen]), FORBIDDEN)
+        return forbidden_route([f"`{op}` ran" for op in seen])
     return Verdict(part.name, hidden, True)
+
+
+def _keyed(failure: CheckFailed) -> tuple[str, str | None]:
+    return str(failure), failure.mistake
