@@ -173,7 +173,7 @@ def grade_one(task: dict) -> dict:
             verdicts[test.grade_id] = {"passed": verdict.passed, "message": _short(verdict.message)}
     finally:
         impl.close()
-        result["worker_cpu_seconds"], result["worker_peak_mb"] = round(impl.cpu_seconds, 2), impl.peak_mb
+        result["worker_cpu_seconds"], result["worker_peak_mb"] = round(impl.worker.cpu_seconds, 2), impl.worker.peak_mb
     result["problems"] += [_short(p, 300) for p in impl.load_problems]
     result["problems"] = result["problems"][:20]
     return finish()

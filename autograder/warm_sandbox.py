@@ -35,7 +35,7 @@ import subprocess
 import sys
 import traceback
 
-from autograder import sandbox
+from autograder import processes, sandbox
 
 CLONE_NEWNS, CLONE_NEWUTS, CLONE_NEWIPC, CLONE_NEWPID, CLONE_NEWNET = 0x20000, 0x4000000, 0x8000000, 0x20000000, 0x40000000
 MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 1, 2, 4, 8, 32, 4096, 16384, 1 << 18
@@ -287,9 +287,7 @@ class WarmSandbox:
 
     def _find_template(self) -> int:
         """The template's Python process, below bubblewrap (which runs its own small init)."""
-        from autograder.remote import _descendants
-
-        for pid in [self.process.pid, *_descendants(self.process.pid)]:
+        for pid in [self.process.pid, *processes.descendants(self.process.pid)]:
             with contextlib.suppress(OSError):
                 with open(f"/proc/{pid}/cmdline", "rb") as fh:
                     if b"autograder.warm_sandbox" in fh.read() and not self._is_bwrap(pid):
@@ -306,9 +304,7 @@ class WarmSandbox:
 
     def children(self) -> list[int]:
         """Every live process below the template: the current submission's (one at a time)."""
-        from autograder.remote import _descendants
-
-        return _descendants(self.template_pid)
+        return processes.descendants(self.template_pid)
 
     def spawn(self, limits: sandbox.Limits) -> WarmChild:
         """Fork a confined worker for one submission; returns its pipes (the cells are sent by the caller)."""
@@ -337,14 +333,12 @@ class WarmSandbox:
 
     def close(self) -> None:
         """Stop the template and everything below it."""
-        from autograder.remote import _descendants, _wait_until_gone
-
-        stragglers = _descendants(self.process.pid)
+        stragglers = processes.descendants(self.process.pid)
         for pid in [self.process.pid, *stragglers]:
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.kill(pid, signal.SIGKILL)
         self.process.wait()
-        _wait_until_gone(stragglers)
+        processes.wait_until_gone(stragglers)
         with contextlib.suppress(OSError):
             self.control.close()
         if self.process.stderr:
