@@ -12,15 +12,18 @@ others.
 """
 from __future__ import annotations
 
+import inspect
+from collections.abc import Callable
+
 from autograder import protocol, sandbox
-from autograder.checks.adapter import CheckFailed, StudentError
+from autograder.checks.adapter import MODULE_METHODS, OBJECT_METHODS, CheckFailed, ModuleHandle, ObjectHandle, StudentError
 from autograder.worker_process import WorkerDied, WorkerProcess
 
 __all__ = ["RemoteImplementation", "RemoteModule", "RemoteObject", "WorkerDied"]
 
 
 class RemoteImplementation:
-    """The student's code in a sandboxed worker, driven like a LocalImplementation.
+    """The student's code in a sandboxed worker: an Implementation (adapter.py), like LocalImplementation.
 
     The arguments are `worker_process.WorkerProcess`'s (the cells, the sandbox, its limits and
     mounts, the forbidden families, the time bounds, warm or cold); `worker` is that process.
@@ -70,7 +73,7 @@ class RemoteImplementation:
             raise CheckFailed(str(reply["check_failed"])[:protocol.MAX_TEXT])
         raise CheckFailed(f"the grader could not run this check ({str(reply.get('worker_error', 'unknown error'))[:protocol.MAX_TEXT]})")
 
-    # -- the Implementation interface ----------------------------------------------------------
+    # -- the Implementation interface (adapter.Implementation) ----------------------------------
     def has(self, name: str) -> bool:
         return bool(self._request("has", name=name))
 
@@ -102,49 +105,44 @@ class _RemoteHandle:
         return self.impl._request(self.OP, *args, handle=self.handle.number, method=method, kwargs=kwargs)
 
 
+# An answer declared as a bool or as nothing is made one on this side: it comes from the student's process.
+_PLAIN_ANSWERS = {"bool": bool, "None": lambda answer: None}
+
+
+def _forward(declared) -> Callable:
+    """A method that sends a call of the Protocol method `declared` to the worker, checked against its signature."""
+    signature = inspect.signature(declared)
+    plain = _PLAIN_ANSWERS.get(signature.return_annotation, lambda answer: answer)
+    name = declared.__name__
+
+    def method(self, *args, **kwargs):
+        bound = signature.bind(self, *args, **kwargs)  # a call that would fail here fails before it is sent
+        return plain(self._call(name, *bound.args[1:], **bound.kwargs))
+
+    method.__name__, method.__doc__, method.__signature__ = name, declared.__doc__, signature
+    return method
+
+
+def _forwarding(protocol_class: type, methods: tuple[str, ...]):
+    """Class decorator: a forwarding method for each of `protocol_class`'s `methods`."""
+    def decorate(cls):
+        for name in methods:
+            method = _forward(getattr(protocol_class, name))
+            method.__qualname__ = f"{cls.__qualname__}.{name}"
+            setattr(cls, name, method)
+        return cls
+    return decorate
+
+
+@_forwarding(ModuleHandle, MODULE_METHODS)
 class RemoteModule(_RemoteHandle):
-    """A module living in the worker, driven by name. Mirrors adapter.LocalModule."""
+    """A module living in the worker: the ModuleHandle whose every method is a request to it."""
 
     OP = "module"
 
-    def set_training(self, training: bool) -> None:
-        self._call("set_training", training)
 
-    def is_training(self) -> bool:
-        return bool(self._call("is_training"))
-
-    def forward(self, x, seed=None):
-        return self._call("forward", x, seed=seed)
-
-    def forward_backward(self, x, dout, seed=None):
-        return self._call("forward_backward", x, dout, seed=seed)
-
-    def parameters(self):
-        return self._call("parameters")
-
-    def buffers(self):
-        return self._call("buffers")
-
-    def state_dict(self):
-        return self._call("state_dict")
-
-    def load_state_dict(self, state):
-        self._call("load_state_dict", state)
-
-    def set_parameter(self, name, value):
-        self._call("set_parameter", name, value)
-
-    def to_dtype(self, dtype):
-        self._call("to_dtype", dtype)
-
-
+@_forwarding(ObjectHandle, OBJECT_METHODS)
 class RemoteObject(_RemoteHandle):
-    """A callback object living in the worker with its probe model, driven by name. Mirrors adapter.LocalObject."""
+    """A callback object living in the worker, with its probe model: the ObjectHandle whose every method is a request to it."""
 
     OP = "object"
-
-    def step(self, value, state, in_place=True):
-        return self._call("step", float(value), state, in_place=bool(in_place))
-
-    def attributes(self, names):
-        return self._call("attributes", [str(n) for n in names])
