@@ -33,8 +33,8 @@ class Child(Protocol):
     from_worker: int   # the pipe the worker answers on
     stderr_fd: int     # what the worker left on its standard error
 
-    def pids(self) -> list[int]:
-        """The worker's live processes, as this machine numbers them."""
+    def pids(self) -> list[processes.Listed]:
+        """The worker's live processes, as this machine numbers them, each with its start time."""
 
     def poll(self) -> int | None:
         """The exit status once the worker has ended, else None (never blocks)."""
@@ -144,20 +144,16 @@ class WorkerProcess:
 
         A PID namespace would take them down anyway once its first process dies, but
         asynchronously; killing each one and waiting makes "no process left behind" hold on return.
+        Each is killed through a pidfd, and only while it is still the process listed
+        (`processes.kill`): a PID reused meanwhile by another process is left alone.
         """
         if self.process is None:
             return
-        pids = self.process.pids()
-        cpu, peak = processes.tree_usage(pids)  # before the kill: the dead keep no peak
+        listed = self.process.pids()
+        cpu, peak = processes.usage(listed)  # before the kill: the dead keep no peak
         self.cpu_seconds += cpu
         self.peak_mb = max(self.peak_mb, peak)
-        for pid in pids:
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                pass
-        self.process.reap()
-        processes.wait_until_gone(pids)
+        processes.kill(listed, between=self.process.reap)
         try:
             self._out.close()
         except OSError:
@@ -256,10 +252,11 @@ class ColdWorker:
         os.close(to_worker_r)
         os.close(from_worker_w)
         self.stderr_fd = self.popen.stderr.fileno()
+        self.root = processes.of_child(self.popen.pid)  # before anything waits for it: its PID is still its own
 
-    def pids(self) -> list[int]:
+    def pids(self) -> list[processes.Listed]:
         """bubblewrap and every process below it."""
-        return [self.popen.pid, *processes.descendants(self.popen.pid)]
+        return [self.root, *processes.descendants(self.root)]
 
     def poll(self) -> int | None:
         return self.popen.poll()
@@ -271,11 +268,16 @@ class ColdWorker:
             return None
 
     def reap(self) -> None:
-        """After the kill: collect bubblewrap's exit (and its session's stragglers)."""
-        try:
-            os.killpg(self.popen.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
+        """After the kill: collect bubblewrap's exit (and its session's stragglers).
+
+        Its process group is signalled only while bubblewrap has not been waited for: until then
+        its PID, and so the group's number, cannot belong to anyone else.
+        """
+        if self.popen.returncode is None:
+            try:
+                os.killpg(self.popen.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
         self.popen.wait()
 
     def release(self) -> None:

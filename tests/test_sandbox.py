@@ -238,7 +238,7 @@ def test_a_worker_gets_at_most_its_tasks_and_one_cpu(warm):
         assert impl.has("busy")
         assert isinstance(impl.worker.process, warm_sandbox.WarmChild) == warm
         share = impl.worker.process.template.share if warm else impl.worker.process.share
-        assert share is not None and set(impl.worker.process.pids()) <= set(share.members())
+        assert share is not None and {p.pid for p in impl.worker.process.pids()} <= set(share.members())
         assert impl.call("busy", 200, 3.0, spin=False)[0] < 64  # the cgroup's task limit stops the thread bomb
         before, start = _cpu_seconds(share.members()), time.monotonic()
         impl.call("busy", 8, 3.0)
