@@ -4,8 +4,8 @@ A PID read earlier may name a different process by the time the signal goes out:
 records each process with its start time and kills through a pidfd opened while the start time
 still matches. Reusing a PID on demand is impractical, so the tests give the functions a record
 whose start time no longer matches (as a reused PID's would not) and check that the real process
-behind that PID survives, and that the right record kills it. The same for
-bubblewrap's process group (`worker_process.ColdWorker.reap`).
+behind that PID survives, and that the right record kills it. The same for cgroups
+(`fair_share.FairShare.kill`) and for bubblewrap's process group (`worker_process.ColdWorker.reap`).
 """
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ import time
 import pytest
 
 from autograder import processes, sandbox
+from autograder.fair_share import FairShare
 from autograder.processes import Listed
 
 
@@ -113,6 +114,39 @@ def test_descendants_are_found_only_below_the_listed_process(sleeper):
         parent.kill()
         parent.wait()
         parent.stdout.close()
+
+
+def _fake_cgroup(folder, pids, kill_file: bool):
+    folder.mkdir()
+    (folder / "cgroup.procs").write_text("".join(f"{pid}\n" for pid in pids))
+    if kill_file:
+        (folder / "cgroup.kill").write_text("")
+    return FairShare([folder])
+
+
+def test_a_cgroup_member_is_killed_through_a_pidfd(sleeper, tmp_path):
+    process = sleeper()
+    share = _fake_cgroup(tmp_path / "v1", [process.pid], kill_file=False)
+    share.kill()
+    assert process.wait(timeout=5) == -signal.SIGKILL
+    assert not (tmp_path / "v1" / "cgroup.kill").exists()  # never created where the kernel has none
+
+
+def test_a_pid_that_left_the_cgroup_before_the_signal_is_not_signalled(sleeper, tmp_path, monkeypatch):
+    process = sleeper()
+    share = _fake_cgroup(tmp_path / "v1", [process.pid], kill_file=False)
+    listings = iter([[process.pid], []])  # listed, then gone from the cgroup (its PID another's now)
+    monkeypatch.setattr(share, "members", lambda: next(listings))
+    share.kill()
+    assert _alive(process)
+
+
+def test_cgroup_kill_is_preferred_where_it_exists(sleeper, tmp_path):
+    process = sleeper()
+    share = _fake_cgroup(tmp_path / "v2", [process.pid], kill_file=True)
+    share.kill()
+    assert (tmp_path / "v2" / "cgroup.kill").read_text() == "1"
+    assert _alive(process)  # the kernel kills through cgroup.kill; no PID is signalled
 
 
 @pytest.mark.slow
