@@ -16,6 +16,8 @@ import signal
 import time
 from pathlib import Path
 
+from autograder import processes
+
 CGROUP_ROOT = Path("/sys/fs/cgroup")
 PERIOD_US = 100_000
 
@@ -27,6 +29,21 @@ def _v1_folder(controller: str) -> Path | None:
 
 def _writable(folder: Path) -> bool:
     return os.access(folder, os.W_OK)
+
+
+def _write_if_there(path: Path, text: str) -> bool:
+    """Write `text` into the existing file `path` (never creating it); False if it is not there or refuses."""
+    try:
+        fd = os.open(path, os.O_WRONLY)
+    except OSError:
+        return False
+    try:
+        os.write(fd, text.encode())
+        return True
+    except OSError:
+        return False
+    finally:
+        os.close(fd)
 
 
 class FairShare:
@@ -70,6 +87,7 @@ class FairShare:
             (folder / "cgroup.procs").write_text(str(os.getpid()))
 
     def members(self) -> list[int]:
+        """The PIDs of the processes in the cgroup (of either cgroup, with v1)."""
         pids = set()
         for folder in self.folders:
             try:
@@ -78,16 +96,30 @@ class FairShare:
                 pass
         return sorted(pids)
 
+    def kill(self) -> None:
+        """SIGKILL to every process in the cgroup, and to no other.
+
+        Where cgroup v2 has `cgroup.kill` (Linux 5.14 and later) the kernel kills every member at
+        once, naming no PID. Otherwise each member listed in cgroup.procs is held by a pidfd
+        (`processes.hold`), the list read again, and only those still in it are signalled: a
+        member that ended and whose PID went to a process outside the cgroup is left alone.
+        """
+        if self.folders and all(_write_if_there(folder / "cgroup.kill", "1") for folder in self.folders):
+            return
+        held = processes.hold_all(filter(None, map(processes.listed, self.members())))
+        try:
+            still = set(self.members())
+            for process in held:
+                if process.record.pid in still:
+                    process.send(signal.SIGKILL)
+        finally:
+            processes.release(held)
+
     def remove(self, seconds: float = 10.0) -> None:
         """Kill whatever is still inside, then delete the cgroup."""
         end = time.monotonic() + seconds
         while time.monotonic() < end:
-            left = self.members()
-            for pid in left:
-                try:
-                    os.kill(pid, signal.SIGKILL)
-                except (ProcessLookupError, PermissionError):
-                    pass
+            self.kill()
             for folder in list(self.folders):
                 try:
                     folder.rmdir()

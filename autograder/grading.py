@@ -135,7 +135,7 @@ def grade_one(task: GradingTask) -> GradingResult:
             result.verdicts[test.grade_id] = Outcome(verdict.passed, cut(verdict.message))
     finally:
         impl.close()
-        result.worker_cpu_seconds, result.worker_peak_mb = round(impl.cpu_seconds, 2), impl.peak_mb
+        result.worker_cpu_seconds, result.worker_peak_mb = round(impl.worker.cpu_seconds, 2), impl.worker.peak_mb
     result.problems += [cut(p, MAX_PROBLEM) for p in impl.load_problems]
     result.problems = result.problems[:20]
     return finish()

@@ -35,7 +35,7 @@ import subprocess
 import sys
 import traceback
 
-from autograder import sandbox
+from autograder import processes, sandbox
 
 CLONE_NEWNS, CLONE_NEWUTS, CLONE_NEWIPC, CLONE_NEWPID, CLONE_NEWNET = 0x20000, 0x4000000, 0x8000000, 0x20000000, 0x40000000
 MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 1, 2, 4, 8, 32, 4096, 16384, 1 << 18
@@ -230,7 +230,7 @@ class WarmChild:
             self.code = int(text) if text.lstrip("-").isdigit() else -1
         return self.code
 
-    def pids(self) -> list[int]:
+    def pids(self) -> list[processes.Listed]:
         """The live processes of this submission: everything below the template."""
         return self.template.children()
 
@@ -267,11 +267,12 @@ class WarmSandbox:
             env=sandbox.worker_environment(), preexec_fn=confine, cwd="/tmp")
         theirs.close()
         self.control = ours
+        self.bwrap = processes.of_child(self.process.pid)  # before anything waits for it: its PID is still its own
         try:
             reply = self._receive(READY_TIMEOUT)
             if not reply.get("ready"):
                 raise TemplateFailed(f"the template did not start: {reply}")
-            self.template_pid = self._find_template()
+            self.template = self._find_template()
         except BaseException:
             self.close()
             raise
@@ -285,15 +286,13 @@ class WarmSandbox:
             raise TemplateFailed(f"the template ended (exit status {self.process.poll()}) {tail}".strip())
         return json.loads(message)
 
-    def _find_template(self) -> int:
+    def _find_template(self) -> processes.Listed:
         """The template's Python process, below bubblewrap (which runs its own small init)."""
-        from autograder.remote import _descendants
-
-        for pid in [self.process.pid, *_descendants(self.process.pid)]:
+        for record in processes.descendants(self.bwrap):
             with contextlib.suppress(OSError):
-                with open(f"/proc/{pid}/cmdline", "rb") as fh:
-                    if b"autograder.warm_sandbox" in fh.read() and not self._is_bwrap(pid):
-                        return pid
+                with open(f"/proc/{record.pid}/cmdline", "rb") as fh:
+                    if b"autograder.warm_sandbox" in fh.read() and not self._is_bwrap(record.pid):
+                        return record
         raise TemplateFailed("the template's process was not found")
 
     @staticmethod
@@ -304,11 +303,9 @@ class WarmSandbox:
     def alive(self) -> bool:
         return self.process.poll() is None
 
-    def children(self) -> list[int]:
+    def children(self) -> list[processes.Listed]:
         """Every live process below the template: the current submission's (one at a time)."""
-        from autograder.remote import _descendants
-
-        return _descendants(self.template_pid)
+        return processes.descendants(self.template)
 
     def spawn(self, limits: sandbox.Limits) -> WarmChild:
         """Fork a confined worker for one submission; returns its pipes (the cells are sent by the caller)."""
@@ -336,15 +333,8 @@ class WarmSandbox:
         return WarmChild(self, to_worker_w, from_worker_r, errors_r, status_r)
 
     def close(self) -> None:
-        """Stop the template and everything below it."""
-        from autograder.remote import _descendants, _wait_until_gone
-
-        stragglers = _descendants(self.process.pid)
-        for pid in [self.process.pid, *stragglers]:
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.kill(pid, signal.SIGKILL)
-        self.process.wait()
-        _wait_until_gone(stragglers)
+        """Stop the template and everything below it (each through a pidfd, while it is the process listed)."""
+        processes.kill([self.bwrap, *processes.descendants(self.bwrap)], between=self.process.wait)
         with contextlib.suppress(OSError):
             self.control.close()
         if self.process.stderr:

@@ -1,6 +1,6 @@
 """The sandboxed side of grading: runs a student's solution cells and answers the checker.
 
-Started by `autograder.remote` inside the sandbox as
+Started by `autograder.worker_process` inside the sandbox (or forked by `autograder.warm_sandbox`) as
 `python -m autograder.worker READ_FD WRITE_FD [--drop-to=UID]`. With `--drop-to` (the grader
 is root, so no user namespace is used) it first becomes that unprivileged user and loses every
 capability. The first message carries the cells ({"cells": [[grade_id, source], ...]}) and the
@@ -8,9 +8,10 @@ forbidden families ({"forbidden": ["dropout"]}); the families are locked (`autog
 before the first student statement. The cells run in one shared namespace, top to bottom, as in
 the notebook. Then every request is answered through `LocalImplementation`, so an honest
 implementation gives the same answers here as in a notebook.
-Requests: has, call (a function), new_module and module (a torch module behind a handle:
-MODULE_METHODS), new_object and object (a callback object behind a handle, driven with a probe
-model that lives here: OBJECT_METHODS of adapter.LocalObject).
+Requests: the methods of adapter.Implementation (has, call, new_module, new_object), then module
+(a method of adapter.ModuleHandle, on a torch module behind a handle) and object (a method of
+adapter.ObjectHandle, on a callback object behind a handle, driven with a probe model that lives
+here); the handles are adapter.LocalModule and LocalObject.
 The student's prints go nowhere; only this file writes to WRITE_FD. Nothing the grader decides
 comes from this process but the answers themselves: it is the student's process.
 """
@@ -39,6 +40,7 @@ def main(read_fd: int, write_fd: int) -> None:
     import torch
 
     from autograder import families, lockdown, protocol
+    from autograder.checks import adapter
     from autograder.checks.adapter import CheckFailed, LocalImplementation, LocalModule, LocalObject, Opaque, Rng, StudentError
 
     torch.set_num_threads(1)
@@ -71,7 +73,7 @@ def main(read_fd: int, write_fd: int) -> None:
             return {k: from_wire(v) for k, v in value.items()}
         return value
 
-    def handle_target(request: dict, kind: type, methods: set):
+    def handle_target(request: dict, kind: type, methods: tuple[str, ...]):
         """The object behind request["handle"], if it is a `kind` and the method is one of `methods`."""
         handle, method = request.get("handle"), request.get("method")
         valid = isinstance(handle, int) and not isinstance(handle, bool) and 0 <= handle < len(objects)
@@ -122,12 +124,12 @@ def main(read_fd: int, write_fd: int) -> None:
             elif op == "new_module":
                 result = Opaque(impl.new_module(request["name"], *args, **kwargs))
             elif op == "module":
-                module = handle_target(request, LocalModule, MODULE_METHODS)
+                module = handle_target(request, LocalModule, adapter.MODULE_METHODS)
                 result = getattr(module, request["method"])(*args, **kwargs)
             elif op == "new_object":
                 result = Opaque(impl.new_object(request["name"], *args, **kwargs))
             elif op == "object":
-                target = handle_target(request, LocalObject, OBJECT_METHODS)
+                target = handle_target(request, LocalObject, adapter.OBJECT_METHODS)
                 result = getattr(target, request["method"])(*args, **kwargs)
             else:
                 raise ValueError(f"unknown op {op!r}")
@@ -159,10 +161,6 @@ class _Inert:
 
 
 PREAMBLE = "import numpy as np\nimport torch\nfrom torch import nn\n"
-
-MODULE_METHODS = {"set_training", "is_training", "forward", "forward_backward", "parameters", "buffers",
-                  "state_dict", "load_state_dict", "set_parameter", "to_dtype"}
-OBJECT_METHODS = {"step", "attributes"}  # of adapter.LocalObject, the handle new_object returns
 
 if __name__ == "__main__":
     for flag in sys.argv[3:]:

@@ -243,7 +243,7 @@ def test_top_level_exit_hang_and_hooks_are_skipped_and_the_definitions_kept():
                    "os._exit(0)\n"),
              "g": "def g():\n    return 7\nwhile True:\n    pass\n"}
     with _remote(cells) as impl:
-        impl.load_timeout = 5
+        impl.worker.load_timeout = 5
         assert impl.call("f")[0] == 42 and impl.call("g")[0] == 7
         assert len(impl.load_problems) == 2 and all("skipped" in p for p in impl.load_problems)
 

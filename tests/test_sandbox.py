@@ -236,9 +236,9 @@ def test_a_worker_gets_at_most_its_tasks_and_one_cpu(warm):
         pytest.skip("warm sandboxes need the grader to run as root")
     with worker({"busy": CPU_AND_TASKS}, warm=warm) as impl:
         assert impl.has("busy")
-        assert isinstance(impl.process, warm_sandbox.WarmChild) == warm
-        share = impl.process.template.share if warm else impl.process.share
-        assert share is not None and set(impl.process.pids()) <= set(share.members())
+        assert isinstance(impl.worker.process, warm_sandbox.WarmChild) == warm
+        share = impl.worker.process.template.share if warm else impl.worker.process.share
+        assert share is not None and {p.pid for p in impl.worker.process.pids()} <= set(share.members())
         assert impl.call("busy", 200, 3.0, spin=False)[0] < 64  # the cgroup's task limit stops the thread bomb
         before, start = _cpu_seconds(share.members()), time.monotonic()
         impl.call("busy", 8, 3.0)
@@ -262,7 +262,7 @@ def _cpu_seconds(pids: list[int]) -> float:
 def test_the_deadline_bounds_loading_and_restarts_together():
     sleepy = "import time\n" + "time.sleep(4)\n" * 10 + "def f():\n    return 1\n"
     impl = worker({"f": sleepy}, deadline=time.monotonic() + 12)
-    impl.load_timeout = 5
+    impl.worker.load_timeout = 5
     start = time.monotonic()
     with pytest.raises(CheckFailed, match="time limit"):
         impl.has("f")

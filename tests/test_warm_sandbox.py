@@ -127,7 +127,7 @@ def worker(cells: list[str], mounts) -> RemoteImplementation:
 def seen(cells: list[str], mounts) -> dict:
     with worker(cells, mounts) as impl:
         found, _ = impl.call("report")
-        assert impl.process is None or isinstance(impl.process, warm_sandbox.WarmChild)
+        assert impl.worker.process is None or isinstance(impl.worker.process, warm_sandbox.WarmChild)
         return found
 
 
@@ -162,7 +162,7 @@ def test_a_warm_worker_starts_far_faster_than_a_cold_one(mounts):
         impl = RemoteImplementation([("c", "x = 1\n")], mode="bwrap", forbidden=("dropout",), mounts=mounts, warm=warm)
         with impl:
             assert impl.has("x")
-            assert isinstance(impl.process, warm_sandbox.WarmChild) == warm
+            assert isinstance(impl.worker.process, warm_sandbox.WarmChild) == warm
         timings[warm] = time.monotonic() - started
     print(f"worker start and first answer: warm {timings[True]:.2f} s, cold {timings[False]:.2f} s")
     assert timings[True] < timings[False]
@@ -214,6 +214,6 @@ def test_what_the_sandbox_mounts_under_tmp_stays_visible_and_read_only(mounts, t
     impl = RemoteImplementation([("probe", probe)], mode="bwrap", forbidden=("dropout",), mounts=mounts + extra, warm=True)
     with impl:
         value, notes, writable, listed, tmp_writable = impl.call("probe")[0]
-        assert isinstance(impl.process, warm_sandbox.WarmChild)
+        assert isinstance(impl.worker.process, warm_sandbox.WarmChild)
     assert (value, notes, writable) == (43, "read me\n", False)  # the file over the folder's, as mounted
     assert listed == sorted({"checkout", *own_entries_in_tmp(mounts)}) and tmp_writable  # a fresh /tmp, the mounts in it

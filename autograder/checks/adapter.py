@@ -1,23 +1,28 @@
 """How a check talks to a student's implementation, wherever that implementation runs.
 
-Checks never hold the student's objects: they ask an Implementation to call a function or to
+Checks never hold the student's objects: they ask an `Implementation` to call a function or to
 drive a module, and get back plain NumPy arrays (or opaque handles for things like a backward
-cache). `LocalImplementation` does this in-process; `autograder.worker.RemoteImplementation`
-does it over a pipe to a sandboxed process, with the same answers for an honest implementation.
+cache). `LocalImplementation` does this in-process; `autograder.remote.RemoteImplementation`
+does it over a pipe to a sandboxed worker (`autograder.worker`), with the same answers for an
+honest implementation. The interfaces are declared once, below, as Protocols: `Implementation`,
+`ModuleHandle` and `ObjectHandle`; the worker accepts exactly their methods (`MODULE_METHODS`,
+`OBJECT_METHODS`) and the remote handles are made from them.
 
 Three kinds of student code are driven:
 - functions: `impl.call(name, *args, **kwargs)`;
-- torch modules: `impl.new_module(class_name, ...)` -> a handle (`LocalModule`) with forward,
-  forward_backward, parameters, buffers, state_dict, ...;
+- torch modules: `impl.new_module(class_name, ...)` -> a `ModuleHandle` (`LocalModule`) with
+  forward, forward_backward, parameters, buffers, state_dict, ...;
 - callback objects, called once per epoch with a number and a model the way
   `dlcourse.training.fit` calls `early_stopping(val_loss, model)`: `impl.new_object(class_name,
-  ...)` -> a handle (`LocalObject`) whose `step(value, state)` writes `state` into a small probe
-  model (`probe_model()`), calls the object with (value, probe) and answers (what it returned,
-  the probe's state afterwards); `attributes(names)` reads numeric attributes.
+  ...)` -> an `ObjectHandle` (`LocalObject`) whose `step(value, state)` writes `state` into a
+  small probe model (`probe_model()`), calls the object with (value, probe) and answers (what it
+  returned, the probe's state afterwards); `attributes(names)` reads numeric attributes.
 """
 from __future__ import annotations
 
+from collections.abc import Set
 from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
 
 import numpy as np
 import torch
@@ -56,6 +61,93 @@ class StudentError(Exception):
 
     def __str__(self) -> str:
         return f"{self.type_names[0]}: {self.message}"
+
+
+# -- the interfaces, declared once ----------------------------------------------------------------
+
+@runtime_checkable
+class ModuleHandle(Protocol):
+    """One torch module of the student's, driven by name; every answer is plain NumPy.
+
+    `LocalModule` in the student's process, `remote.RemoteModule` from the grader's.
+    """
+
+    def set_training(self, training: bool) -> None:
+        """module.train(training)."""
+
+    def is_training(self) -> bool:
+        """module.training."""
+
+    def forward(self, x: np.ndarray, seed: int | None = None) -> np.ndarray:
+        """module(x) without gradients, after torch.manual_seed(seed) unless seed is None."""
+
+    def forward_backward(self, x: np.ndarray, dout: np.ndarray, seed: int | None = None) -> tuple:
+        """(output, input gradient, {parameter name: gradient}) of one forward and backward."""
+
+    def parameters(self) -> dict[str, np.ndarray]:
+        """{name: value} of module.named_parameters()."""
+
+    def buffers(self) -> dict[str, np.ndarray]:
+        """{name: value} of module.named_buffers()."""
+
+    def state_dict(self) -> dict[str, np.ndarray]:
+        """module.state_dict() as plain arrays."""
+
+    def load_state_dict(self, state: dict[str, np.ndarray]) -> None:
+        """module.load_state_dict(state), the arrays made tensors."""
+
+    def set_parameter(self, name: str, value: np.ndarray) -> None:
+        """Copy `value` into the parameter `name`."""
+
+    def to_dtype(self, dtype: str) -> None:
+        """module.to(torch.<dtype>)."""
+
+
+@runtime_checkable
+class ObjectHandle(Protocol):
+    """One callback object of the student's (an early-stopping callback), driven as `fit` would.
+
+    `LocalObject` in the student's process (its docstring tells the details), `remote.RemoteObject`
+    from the grader's.
+    """
+
+    def step(self, value: float, state: dict[str, np.ndarray], in_place: bool = True) -> tuple:
+        """Write `state` into the probe model, call obj(value, probe); return (answer, state after)."""
+
+    def attributes(self, names: list[str]) -> dict[str, object]:
+        """{name: int, float or bool} for each named attribute; a description where it is not a number."""
+
+
+@runtime_checkable
+class Implementation(Protocol):
+    """The student's code as the checks see it: `LocalImplementation` or `remote.RemoteImplementation`.
+
+    A request the student's code raised on raises `StudentError`; one that cannot be checked at
+    all raises `CheckFailed`.
+    """
+
+    forbidden_seen: Set[str]  # forbidden operations seen running (only where nothing is locked)
+
+    def has(self, name: str) -> bool:
+        """Whether the student's code defines `name`."""
+
+    def call(self, name: str, *args, **kwargs) -> tuple:
+        """Call function `name`; return (its result, its arguments after the call), exported."""
+
+    def new_module(self, class_name: str, *args, **kwargs) -> ModuleHandle:
+        """Create `class_name(*args, **kwargs)`, a torch.nn.Module."""
+
+    def new_object(self, class_name: str, *args, **kwargs) -> ObjectHandle:
+        """Create `class_name(*args, **kwargs)`, a callable object."""
+
+
+def methods(protocol: type) -> tuple[str, ...]:
+    """The methods a Protocol declares, in the order it declares them."""
+    return tuple(name for name, value in vars(protocol).items() if callable(value) and not name.startswith("_"))
+
+
+MODULE_METHODS = methods(ModuleHandle)  # what a module handle accepts, here and in the worker
+OBJECT_METHODS = methods(ObjectHandle)  # what an object handle accepts, here and in the worker
 
 
 # Aten operations that the forbidden library calls reach (seen below autograd, where composite
@@ -177,7 +269,7 @@ class _NoLog:
 
 
 class LocalImplementation:
-    """The student's objects in this very process (a notebook's self-check).
+    """The student's objects in this very process (a notebook's self-check, and the worker): an Implementation.
 
     With `log_operations`, every torch function and aten operation the student's code runs is
     logged and the forbidden ones collected in `forbidden_seen`: a diagnosis for the student's own
@@ -237,7 +329,7 @@ class LocalImplementation:
 
 
 class LocalModule:
-    """Drives one torch module of the student's; every answer is plain NumPy."""
+    """The ModuleHandle of one torch module of the student's in this process; every answer is plain NumPy."""
 
     def __init__(self, impl: LocalImplementation, module: torch.nn.Module):
         self.impl = impl
@@ -340,7 +432,7 @@ _NUMPY_SCALARS = {np.int8, np.int16, np.int32, np.int64, np.uint8, np.uint16, np
 
 
 class LocalObject:
-    """Drives one callable object of the student's (an early-stopping callback) as `fit` would.
+    """The ObjectHandle of one callable object of the student's (an early-stopping callback) in this process.
 
     The object is given the same probe model (`probe_model()`) on every call, as fit gives it the
     same model every epoch. `step(value, state)`:

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from autograder.checks.adapter import CheckFailed
+from autograder.checks.adapter import CheckFailed, Implementation
 from autograder.checks.mistakes import Mistake
 
 References = Mapping[str, np.ndarray]
@@ -27,12 +27,12 @@ class Part:
 
     name: str
     chapter: str
-    visible: Callable[[object, References], None]
-    hidden: Callable[[object, np.random.Generator], None]
+    visible: Callable[[Implementation, References], None]
+    hidden: Callable[[Implementation, np.random.Generator], None]
     mistakes: Mapping[str, Mistake] = field(default_factory=dict)
     forbidden_names: frozenset[str] = frozenset()
 
-    def __call__(self, impl, hidden: bool) -> None:
+    def __call__(self, impl: Implementation, hidden: bool) -> None:
         """Run the part as the runner does; raise CheckFailed with the diagnosis when it fails."""
         from autograder.checks.runner import run_part
 

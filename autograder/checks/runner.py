@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from autograder.checks.adapter import CheckFailed, StudentError
+from autograder.checks.adapter import CheckFailed, Implementation, StudentError
 from autograder.checks.mistakes import SHARED, recognised
 from autograder.checks.part import Part
 from autograder.checks.seeds import fresh_rng, seed_everything
@@ -42,7 +42,7 @@ class Verdict:
         return f"{self.part}: {self.detail}"
 
 
-def run_part(part: Part, impl, hidden: bool, *, seed: int | None = None, findings: Sequence[str] = (),
+def run_part(part: Part, impl: Implementation, hidden: bool, *, seed: int | None = None, findings: Sequence[str] = (),
              unusable: Callable[[], str | None] | None = None) -> Verdict:
     """Run `part`'s visible (or hidden) checks against the student's `impl`.
 
